@@ -1,0 +1,168 @@
+"""The whole SegmentNT model on top of transformers' PreTrainedModel.
+
+`PreTrainedModel` provides `save_pretrained` / `from_pretrained` (safetensors, sharding, the hub
+cache); we add strict key checking, name resolution through the local cache, and refusal of
+anything that would execute code from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import logging as transformers_logging
+
+from genoseg.model.backbone import NucleotideTransformer
+from genoseg.model.config import ConfigError, SegmentNTConfig
+from genoseg.model.head import UNetHead
+from genoseg.tokenizer import Tokenizer
+
+OUTPUTS_PER_TOKEN = 6
+HUB_ALIASES = {
+    "segment_nt": "InstaDeepAI/segment_nt",
+    "segment_nt_multi_species": "InstaDeepAI/segment_nt_multi_species",
+}
+# Present in the published checkpoints but not part of the computation.
+UNUSED_KEY_PATTERNS = [
+    r"^esm\.embeddings\.position_embeddings\.weight$",
+    r"^esm\.contact_head\.",
+    r"rotary_embeddings\.inv_freq$",
+]
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be found or its checkpoint does not match the architecture."""
+
+
+class SegmentNT(PreTrainedModel):
+    config_class = SegmentNTConfig
+    base_model_prefix = "segment_nt"
+    _keys_to_ignore_on_load_unexpected = UNUSED_KEY_PATTERNS
+    _supports_sdpa = True
+
+    def __init__(self, config: SegmentNTConfig) -> None:
+        config.validate()
+        super().__init__(config)
+        self.esm = NucleotideTransformer(config)
+        self.unet = UNetHead(config)
+        self.fc = nn.Linear(config.hidden_size, OUTPUTS_PER_TOKEN * config.num_features * 2)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.config.features)
+
+    def logits(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + L) token ids → (B, 6L, F, 2) logits; L must be divisible by 2^num_layers_head."""
+        tokens = token_ids.shape[1] - 1
+        if tokens % 2**self.config.num_layers_head:
+            raise ValueError(f"{tokens} tokens (without <cls>) is not divisible by {2**self.config.num_layers_head}")
+        embeddings = self.esm(token_ids)[:, 1:]
+        hidden = nn.functional.silu(self.unet(embeddings))
+        out = self.fc(hidden)
+        batch = out.shape[0]
+        return out.view(batch, tokens * OUTPUTS_PER_TOKEN, self.config.num_features, 2)
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + L) token ids → (B, 6L, F) per-nucleotide probabilities of each feature."""
+        logits = self.logits(token_ids).float()
+        # softmax(...)[..., 1] of a pair equals sigmoid of the difference, without the exp overflow.
+        return torch.sigmoid(logits[..., 1] - logits[..., 0])
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        vocab = getattr(self, "_vocab_path", None)
+        return Tokenizer.from_vocab_file(vocab) if vocab else Tokenizer()
+
+
+def _is_checkpoint_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file() and any((path / f).is_file() for f in WEIGHT_FILES)
+
+
+def resolve_model_dir(name_or_path: str | os.PathLike[str]) -> Path:
+    """A local checkpoint directory for a path, an alias (`segment_nt`) or a hub id, cache first."""
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(f"{path}: a model must be a directory with config.json and model weights")
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path}: no config.json in model directory")
+        if not any((path / f).is_file() for f in WEIGHT_FILES):
+            raise ModelLoadError(f"{path}: no model.safetensors or pytorch_model.bin in model directory")
+        return path
+    repo_id = HUB_ALIASES.get(str(name_or_path), str(name_or_path))
+    if repo_id.count("/") != 1 or str(name_or_path).startswith((".", "/", "~")):
+        raise ModelLoadError(f"{name_or_path}: no such model directory")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    patterns = ["config.json", "vocab.txt", "*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin*"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        pass
+    hint = (
+        f"model {repo_id} is not in the local Hugging Face cache; on a machine with network access run "
+        f"`huggingface-cli download {repo_id}` (or `hf download {repo_id}`), or pass --model DIR "
+        "with config.json and model weights"
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise ModelLoadError(hint)
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except (HfHubHTTPError, OSError, ValueError, Exception) as exc:  # network errors vary by backend
+        raise ModelLoadError(f"{hint} (download failed: {type(exc).__name__})") from None
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> SegmentNT:
+    """Load a SegmentNT checkpoint strictly: every parameter present, nothing unexpected."""
+    model_dir = resolve_model_dir(name_or_path)
+    # Our own error below names every problem; transformers' progress bars and load table
+    # would only add noise on a user's terminal.
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        config = SegmentNTConfig.from_pretrained(model_dir)
+        config.validate()
+    except ConfigError as exc:
+        raise ModelLoadError(f"{model_dir / 'config.json'}: {exc}") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelLoadError(f"{model_dir / 'config.json'}: unreadable model config ({exc})") from None
+    # Pickled weights are only ever read with weights_only=True: transformers enforces it for
+    # pytorch_model.bin, and we never pass trust_remote_code.
+    try:
+        model, info = SegmentNT.from_pretrained(
+            model_dir, config=config, output_loading_info=True, dtype=dtype, use_safetensors=None
+        )
+    except Exception as exc:  # transformers wraps size mismatches and unpickling errors variously
+        raise ModelLoadError(f"{model_dir}: cannot load weights: {str(exc).splitlines()[0]}") from None
+    problems = []
+    if info.get("missing_keys"):
+        problems.append("missing keys: " + ", ".join(sorted(info["missing_keys"])))
+    if info.get("unexpected_keys"):
+        problems.append("unexpected keys: " + ", ".join(sorted(info["unexpected_keys"])))
+    if info.get("mismatched_keys"):
+        problems.append("shape mismatches: " + ", ".join(sorted(str(k[0] if isinstance(k, tuple) else k) for k in info["mismatched_keys"])))
+    if info.get("error_msgs"):
+        problems.extend(info["error_msgs"])
+    if problems:
+        raise ModelLoadError(f"{model_dir}: checkpoint does not match the SegmentNT architecture: " + "; ".join(problems))
+    if (model_dir / "vocab.txt").is_file():
+        model._vocab_path = model_dir / "vocab.txt"
+    model.name_or_path = str(name_or_path)
+    return model.to(device).eval()

@@ -1,0 +1,39 @@
+"""Genomic region strings (`chr:start-end`, 1-based inclusive as samtools writes them)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_REGION = re.compile(r"^(?P<record>.+?)(?::(?P<start>[\d,]+)-(?P<end>[\d,]+))?$")
+
+
+class RegionError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Region:
+    """0-based half-open [start, end) on a record; end None means to the record's end."""
+
+    record: str
+    start: int = 0
+    end: int | None = None
+
+    def __str__(self) -> str:
+        if self.start == 0 and self.end is None:
+            return self.record
+        return f"{self.record}:{self.start + 1}-{self.end if self.end is not None else ''}"
+
+
+def parse_region(text: str) -> Region:
+    """`chr1:1,001-2,000` → Region('chr1', 1000, 2000); a bare name is the whole record."""
+    m = _REGION.match(text.strip())
+    if not m or not m.group("record"):
+        raise RegionError(f"bad region {text!r}; expected NAME or NAME:START-END")
+    if m.group("start") is None:
+        return Region(m.group("record"))
+    start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
+    if start < 1 or end < start:
+        raise RegionError(f"bad region {text!r}: need 1 <= START <= END")
+    return Region(m.group("record"), start - 1, end)

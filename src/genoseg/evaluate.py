@@ -1,0 +1,150 @@
+"""`genoseg evaluate`: score predictions against a reference annotation.
+
+Predictions are either genoseg's per-class intervals (a run directory or its GFF3, recognised by
+the `class=` attribute) or any tool's gene models in GFF3/GTF (AUGUSTUS, BRAKER, Helixer...),
+which are turned into per-base classes with the same rules as the training labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genoseg.annotation import CODING, LNCRNA, LABEL_FEATURES, Annotation, AnnotationError, _open_text, build_labels, read_annotation
+from genoseg.errors import UsageError
+from genoseg.metrics import Confusion, SetAgreement
+from genoseg.regions import Region, parse_region
+
+
+@dataclass
+class ClassIntervals:
+    """genoseg per-class intervals: feature → seqid → list of (start0, end)."""
+
+    by_feature: dict[str, dict[str, list[tuple[int, int]]]]
+
+
+def _read_class_intervals(path: Path) -> ClassIntervals | None:
+    """Read a genoseg interval GFF3; None when the file holds gene models instead."""
+    by_feature: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    saw_class = False
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.rstrip("\r\n").split("\t")
+            if len(cols) != 9:
+                raise AnnotationError(f"{path}:{lineno}: expected 9 tab-separated columns, found {len(cols)}")
+            attrs = dict(kv.split("=", 1) for kv in cols[8].split(";") if "=" in kv)
+            if "class" not in attrs:
+                return None
+            saw_class = True
+            by_feature.setdefault(attrs["class"], {}).setdefault(cols[0], []).append((int(cols[3]) - 1, int(cols[4])))
+    return ClassIntervals(by_feature) if saw_class else None
+
+
+def prediction_path(target: str) -> Path:
+    path = Path(target)
+    if path.is_dir():
+        gffs = sorted(p for p in path.glob("*.gff3") if not p.name.startswith("."))
+        if len(gffs) != 1:
+            raise UsageError(f"{path}: expected one .gff3 in the run directory, found {len(gffs)}")
+        return gffs[0]
+    if not path.is_file():
+        raise UsageError(f"{path}: no such prediction file or directory")
+    return path
+
+
+def _lengths(reference: Annotation, ref_path: Path) -> dict[str, int]:
+    lengths: dict[str, int] = {}
+    with _open_text(ref_path) as handle:
+        for line in handle:
+            if line.startswith("##sequence-region"):
+                parts = line.split()
+                if len(parts) == 4:
+                    lengths[parts[1]] = int(parts[3])
+            elif not line.startswith("#"):
+                break
+    for t in reference.transcripts:
+        lengths[t.seqid] = max(lengths.get(t.seqid, 0), t.end)
+    for seqid, s, e, _ in reference.gene_spans.values():
+        lengths[seqid] = max(lengths.get(seqid, 0), e)
+    return lengths
+
+
+def _exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
+    return {(t.seqid, s, e) for t in annotation.transcripts if t.biotype in (CODING, LNCRNA)
+            for s, e in t.exons if within(t.seqid, s, e)}
+
+
+def evaluate(reference_path: str, prediction: str, regions: list[str] | None = None) -> dict:
+    ref_path = Path(reference_path)
+    reference = read_annotation(ref_path)
+    pred_path = prediction_path(prediction)
+    intervals = _read_class_intervals(pred_path)
+    predicted_models = None if intervals is not None else read_annotation(pred_path)
+    lengths = _lengths(reference, ref_path)
+    spans: list[Region] = []
+    for text in regions or []:
+        region = parse_region(text)
+        end = region.end if region.end is not None else lengths.get(region.record, 0)
+        spans.append(Region(region.record, region.start, end))
+    if not spans:
+        spans = [Region(seqid, 0, length) for seqid, length in sorted(lengths.items())]
+
+    def within(seqid: str, s: int, e: int) -> bool:
+        return any(r.record == seqid and s >= r.start and e <= r.end for r in spans)
+
+    if intervals is not None:
+        features = [f for f in LABEL_FEATURES if f in intervals.by_feature]
+    else:
+        features = list(LABEL_FEATURES)
+    confusions = {f: Confusion() for f in features}
+    for region in spans:
+        length = region.end
+        truth = build_labels(reference, region.record, length, features)[region.start : region.end]
+        if intervals is not None:
+            predicted = np.zeros((length, len(features)), dtype=np.uint8)
+            for f, feature in enumerate(features):
+                for s, e in intervals.by_feature.get(feature, {}).get(region.record, []):
+                    predicted[max(s, 0) : min(e, length), f] = 1
+            predicted = predicted[region.start : region.end]
+        else:
+            predicted = build_labels(predicted_models, region.record, length, features)[region.start : region.end]
+        for f, feature in enumerate(features):
+            confusions[feature].add(predicted[:, f], truth[:, f])
+
+    ref_exons = _exon_set(reference, within)
+    if intervals is not None:
+        pred_exons = {(seqid, s, e) for seqid, items in intervals.by_feature.get("exon", {}).items()
+                      for s, e in items if within(seqid, s, e)}
+        pred_chains: set[tuple] | None = None
+    else:
+        pred_exons = _exon_set(predicted_models, within)
+        pred_chains = {(t.seqid, tuple(t.exons)) for t in predicted_models.transcripts if t.biotype in (CODING, LNCRNA)}
+
+    genes: dict[str, list] = {}
+    for t in reference.transcripts:
+        if t.biotype == CODING and within(t.seqid, t.start, t.end):
+            genes.setdefault(t.gene_id or t.id, []).append(t)
+    correct = 0
+    for transcripts in genes.values():
+        for t in transcripts:
+            if pred_chains is not None:
+                hit = (t.seqid, tuple(t.exons)) in pred_chains
+            else:
+                hit = all((t.seqid, s, e) in pred_exons for s, e in t.exons)
+            if hit:
+                correct += 1
+                break
+    return {
+        "reference": str(ref_path),
+        "prediction": str(pred_path),
+        "prediction_kind": "genoseg intervals" if intervals is not None else "gene models",
+        "regions": [str(r) for r in spans],
+        "per_base": {f: c.as_dict() for f, c in confusions.items()},
+        "exon_level": SetAgreement.of(pred_exons, ref_exons).as_dict(),
+        "gene_level": {"reference_genes": len(genes), "all_exons_exact": correct,
+                       "accuracy": round(correct / len(genes), 4) if genes else 0.0},
+    }

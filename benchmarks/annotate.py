@@ -1,0 +1,71 @@
+"""Throughput and peak memory of `genoseg annotate` for a model and FASTA.
+
+    python benchmarks/annotate.py --fasta genome.fa [--model DIR] [--region chr:1-1000000]
+    python benchmarks/annotate.py --synthetic 3000000 30000000 [--model DIR]
+
+Each run happens in a fresh subprocess so its peak RSS is its own. With --synthetic, single-record
+random genomes of the given lengths are generated, and the peak RSS of each is printed with the
+ratio to the first (memory must not grow with record length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def synthetic_fasta(length: int, directory: Path) -> Path:
+    path = directory / f"synthetic_{length}.fa"
+    rng = np.random.default_rng(length)
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    with open(path, "wb") as fh:
+        fh.write(b">synthetic\n")
+        for start in range(0, length, 1 << 22):
+            chunk = rng.choice(letters, min(1 << 22, length - start))
+            lines = np.concatenate([chunk.reshape(-1, 80) if len(chunk) % 80 == 0 else chunk[: len(chunk) // 80 * 80].reshape(-1, 80),
+                                    np.full((len(chunk) // 80, 1), ord("\n"), dtype=np.uint8)], axis=1)
+            fh.write(lines.tobytes())
+            rest = chunk[len(chunk) // 80 * 80 :]
+            if len(rest):
+                fh.write(rest.tobytes() + b"\n")
+    return path
+
+
+def run_once(fasta: Path, model: str | None, extra: list[str]) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "genoseg.cli", "annotate", str(fasta), "-o", out, "-q"] + extra
+        if model:
+            cmd += ["-m", model]
+        subprocess.run(cmd, check=True)
+        return json.loads((Path(out) / "run.json").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fasta")
+    parser.add_argument("--model")
+    parser.add_argument("--synthetic", type=int, nargs="*")
+    parser.add_argument("extra", nargs="*", help="options passed to genoseg annotate (after --)")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = [synthetic_fasta(n, Path(tmp)) for n in args.synthetic] if args.synthetic else [Path(args.fasta)]
+        for fasta in inputs:
+            run = run_once(fasta, args.model, args.extra)
+            rows.append(run)
+            print(f"{fasta.name}: {run['bases_annotated']:,} bp in {run['wall_seconds']} s = "
+                  f"{run['bases_per_second']:,.0f} bp/s; peak RSS {run['peak_rss_mb']:.0f} MB; model {run['model']}")
+    if len(rows) > 1:
+        base = rows[0]["peak_rss_mb"]
+        for run in rows[1:]:
+            print(f"peak RSS ratio {run['bases_annotated']:,} bp vs {rows[0]['bases_annotated']:,} bp: {run['peak_rss_mb'] / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()

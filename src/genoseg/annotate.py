@@ -23,7 +23,7 @@ from genoseg.fasta import FastaReader, Record, Segment
 from genoseg.inference import BatchProducer, Predictor, default_threads, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
-from genoseg.regions import Region, parse_region
+from genoseg.regions import Region, resolve_region
 from genoseg.stitching import SegmentStitcher, Track
 from genoseg.tiling import Window, check_tiling, plan_windows
 from genoseg.writers import BedWriter, BigWigSet, Gff3Writer, TextOutput
@@ -92,7 +92,7 @@ def plan_targets(reader: FastaReader, regions: list[str], contigs: list[str]) ->
     if regions:
         parsed: list[Region] = []
         for text in regions:
-            region = parse_region(text)
+            region = resolve_region(text, order)
             if region.record not in order:
                 raise UsageError(f"{reader.path}: --region {text}: no record named {region.record!r}")
             length = reader.length(region.record)

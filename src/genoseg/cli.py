@@ -192,5 +192,24 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
 
 
+@main.command(cls=GenosegCommand)
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--region", required=True, help="NAME:START-END to draw (1-based).")
+@click.option("--annotation", default=None, type=click.Path(dir_okay=False), help="Reference GFF3/GTF to draw beneath.")
+@click.option("-o", "--output", default="region.png", show_default=True, help="PNG to write.")
+def plot(run_dir, region, annotation, output) -> None:
+    """Draw per-class probability tracks of a genoseg run over one locus.
+
+    \b
+    Example:
+      genoseg plot example_out/ --region NC_003070.9:25000001-25200000:30001-45000 \\
+        --annotation examples/athaliana_chr1_25M.gff3 -o locus.png
+    """
+    from genoseg.plot import plot_region
+
+    path = plot_region(run_dir, region, output, annotation)
+    click.echo(f"wrote {path}", err=True)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,7 +15,7 @@ import numpy as np
 from genoseg.annotation import CODING, LNCRNA, LABEL_FEATURES, Annotation, AnnotationError, _open_text, build_labels, read_annotation
 from genoseg.errors import UsageError
 from genoseg.metrics import Confusion, SetAgreement
-from genoseg.regions import Region, parse_region
+from genoseg.regions import Region, resolve_region
 
 
 @dataclass
@@ -87,7 +87,7 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
     lengths = _lengths(reference, ref_path)
     spans: list[Region] = []
     for text in regions or []:
-        region = parse_region(text)
+        region = resolve_region(text, lengths)
         end = region.end if region.end is not None else lengths.get(region.record, 0)
         spans.append(Region(region.record, region.start, end))
     if not spans:

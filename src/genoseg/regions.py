@@ -37,3 +37,11 @@ def parse_region(text: str) -> Region:
     if start < 1 or end < start:
         raise RegionError(f"bad region {text!r}: need 1 <= START <= END")
     return Region(m.group("record"), start - 1, end)
+
+
+def resolve_region(text: str, names) -> Region:
+    """Like parse_region, but a text that is exactly a record name means that whole record
+    (as samtools does), so names such as `chr1:1-100` stay usable."""
+    if text in names:
+        return Region(text)
+    return parse_region(text)

@@ -279,6 +279,9 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
 
 
 def _save(model: SegmentNT, out: Path, dtype: str) -> None:
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     if dtype == "float16":
         copy = SegmentNT(model.config)
         copy.load_state_dict(model.state_dict())

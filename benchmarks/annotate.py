@@ -20,20 +20,18 @@ from pathlib import Path
 import numpy as np
 
 
-def synthetic_fasta(length: int, directory: Path) -> Path:
+def synthetic_fasta(length: int, directory: Path, width: int = 80) -> Path:
+    """A single-record random genome with fixed-width lines, written in bounded chunks."""
     path = directory / f"synthetic_{length}.fa"
     rng = np.random.default_rng(length)
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    chunk_bases = width * 50_000
     with open(path, "wb") as fh:
         fh.write(b">synthetic\n")
-        for start in range(0, length, 1 << 22):
-            chunk = rng.choice(letters, min(1 << 22, length - start))
-            lines = np.concatenate([chunk.reshape(-1, 80) if len(chunk) % 80 == 0 else chunk[: len(chunk) // 80 * 80].reshape(-1, 80),
-                                    np.full((len(chunk) // 80, 1), ord("\n"), dtype=np.uint8)], axis=1)
-            fh.write(lines.tobytes())
-            rest = chunk[len(chunk) // 80 * 80 :]
-            if len(rest):
-                fh.write(rest.tobytes() + b"\n")
+        for start in range(0, length, chunk_bases):
+            chunk = rng.choice(letters, min(chunk_bases, length - start))
+            for i in range(0, len(chunk), width):
+                fh.write(chunk[i : i + width].tobytes() + b"\n")
     return path
 
 

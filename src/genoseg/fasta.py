@@ -98,14 +98,16 @@ class FastaReader:
         index_ok = fai.is_file() and fai.stat().st_mtime >= source.stat().st_mtime
         if self.compression == "bgzip":
             index_ok = index_ok and gzi.is_file() and gzi.stat().st_mtime >= source.stat().st_mtime
+        compressed = self.compression == "bgzip"
         if not index_ok:
             fai = self._scratch() / "input.fai"
             gzi = self._scratch() / "input.gzi"
+            self._normalised: Path | None = None
             self._build_index(source, fai, gzi)
+            if self._normalised is not None:
+                source, compressed = self._normalised, False
         try:
-            return pysam.FastaFile(
-                str(source), filepath_index=str(fai), filepath_index_compressed=str(gzi) if self.compression == "bgzip" else None
-            )
+            return pysam.FastaFile(str(source), filepath_index=str(fai), filepath_index_compressed=str(gzi) if compressed else None)
         except (OSError, ValueError) as exc:
             raise FastaError(f"{self.path}: cannot open FASTA ({exc})") from None
 
@@ -113,11 +115,22 @@ class FastaReader:
         args = [str(source), "--fai-idx", str(fai)]
         if self.compression == "bgzip":
             args += ["--gzi-idx", str(gzi)]
+        detail = _run_quietly(pysam.faidx, *args)
+        if detail is None:
+            return
+        # faidx needs equal line lengths within a record; a valid FASTA without them (or with
+        # CRLF endings) is rewritten once, streaming, into the scratch directory.
+        rewritten = self._scratch() / "normalised.fa"
         try:
-            pysam.faidx(*args)
-        except pysam.SamtoolsError as exc:
-            detail = " ".join(str(exc).split())
-            raise FastaError(f"{self.path}: not a valid FASTA file ({_faidx_reason(detail)})") from None
+            count = _rewrite_fasta(source, rewritten)
+        except (OSError, ValueError) as exc:
+            raise FastaError(f"{self.path}: not a valid FASTA file ({detail or exc})") from None
+        if count == 0:
+            raise FastaError(f"{self.path}: no FASTA records found (expected lines starting with '>')")
+        second = _run_quietly(pysam.faidx, str(rewritten), "--fai-idx", str(fai))
+        if second is not None:
+            raise FastaError(f"{self.path}: not a valid FASTA file ({second or detail})")
+        self._normalised = rewritten
 
     def close(self) -> None:
         self._fasta.close()
@@ -166,8 +179,43 @@ class FastaReader:
         return segments
 
 
-def _faidx_reason(detail: str) -> str:
-    for marker in ("Different line length", "Inconsistent line", "duplicate", "Duplicate"):
-        if marker in detail:
-            return detail[detail.index(marker):][:200]
-    return detail[-200:] if detail else "faidx failed"
+def _run_quietly(function, *args) -> str | None:
+    """Call a pysam/htslib function with C-level stderr captured; the message on failure, else None."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            function(*args)
+            failed = None
+        except (pysam.SamtoolsError, OSError) as exc:
+            failed = exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if failed is None:
+            return None
+        capture.seek(0)
+        text = capture.read().decode("utf-8", "replace")
+    lines = [l.split("] ", 1)[-1].strip() for l in text.splitlines() if l.startswith("[E::") or "error" in l.lower()]
+    useful = [l for l in lines if "Could not build" not in l]
+    return (useful or lines or [""])[0][:200]
+
+
+def _rewrite_fasta(source: Path, target: Path, width: int = 80) -> int:
+    """Stream records into a faidx-friendly FASTA (fixed line width, LF endings); returns the count."""
+    count = 0
+    names: set[str] = set()
+    with pysam.FastxFile(str(source)) as reader, open(target, "w") as out:
+        for entry in reader:
+            if entry.name in names:
+                raise ValueError(f"duplicate record name {entry.name!r}")
+            names.add(entry.name)
+            seq = entry.sequence or ""
+            out.write(f">{entry.name}\n")
+            for i in range(0, len(seq), width):
+                out.write(seq[i : i + width] + "\n")
+            count += 1
+    return count

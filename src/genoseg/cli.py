@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -19,16 +20,36 @@ class GenosegCommand(click.Command):
     def invoke(self, ctx: click.Context):
         from genoseg.errors import DATA_ERRORS, USAGE_ERRORS
 
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             return super().invoke(ctx)
-        except USAGE_ERRORS + DATA_ERRORS as exc:
+        except USAGE_ERRORS + DATA_ERRORS + (OSError,) as exc:
             if ctx.find_root().params.get("debug"):
                 raise
-            click.echo(f"genoseg: error: {exc}", err=True)
+            click.echo(f"genoseg: error: {_one_line(exc)}", err=True)
             ctx.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_DATA)
         except KeyboardInterrupt:
-            click.echo("genoseg: interrupted", err=True)
+            click.echo("genoseg: interrupted; no output was completed", err=True)
             ctx.exit(130)
+        except Terminated:
+            click.echo("genoseg: terminated; no output was completed", err=True)
+            ctx.exit(143)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a batch scheduler's time limit): unwinds like Ctrl-C so partial outputs are removed."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,7 +180,8 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
 
     PREDICTION is a genoseg output directory; --gff3 scores any tool's gene models instead.
     Per class: per-base precision, recall, F1 and MCC; exon level: exact-boundary precision,
-    recall and F1; gene level: share of reference genes with every exon exact.
+    recall and F1; gene level: share of reference genes with every exon exact (for gene models
+    also: every CDS segment exact, and the exact intron chain).
 
     \b
     Examples:
@@ -188,6 +210,11 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
     console = Console()
     console.print(table)
     console.print(f"genes with every exon exact: {gene['all_exons_exact']}/{gene['reference_genes']} ({gene['accuracy']:.3f})")
+    if "cds_exact" in gene:
+        console.print(f"genes with every CDS segment exact: {gene['cds_exact']}/{gene['reference_genes']} "
+                      f"({gene['cds_accuracy']:.3f})")
+        console.print(f"multi-exon genes with the exact intron chain: {gene['intron_chain_exact']}/"
+                      f"{gene['multi_exon_genes']} ({gene['intron_chain_accuracy']:.3f})")
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -122,22 +122,35 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         pred_chains: set[tuple] | None = None
     else:
         pred_exons = _exon_set(predicted_models, within)
-        pred_chains = {(t.seqid, tuple(t.exons)) for t in predicted_models.transcripts if t.biotype in (CODING, LNCRNA)}
+        models = [t for t in predicted_models.transcripts if t.biotype in (CODING, LNCRNA)]
+        pred_chains = {(t.seqid, tuple(t.exons)) for t in models}
+        # Transcript ends are rarely exact for any tool, so also count the criteria gene finders use:
+        # the same intron chain (gffcompare's '='), and the same coding segments.
+        pred_introns = {(t.seqid, t.strand, tuple(t.introns())) for t in models if t.introns()}
+        pred_cds = {(t.seqid, t.strand, tuple(t.cds)) for t in models if t.cds}
 
     genes: dict[str, list] = {}
     for t in reference.transcripts:
         if t.biotype == CODING and within(t.seqid, t.start, t.end):
             genes.setdefault(t.gene_id or t.id, []).append(t)
-    correct = 0
+    correct = intron_chain = coding = multi_exon = 0
     for transcripts in genes.values():
-        for t in transcripts:
-            if pred_chains is not None:
-                hit = (t.seqid, tuple(t.exons)) in pred_chains
-            else:
-                hit = all((t.seqid, s, e) in pred_exons for s, e in t.exons)
-            if hit:
-                correct += 1
-                break
+        if pred_chains is not None:
+            correct += any((t.seqid, tuple(t.exons)) in pred_chains for t in transcripts)
+            coding += any((t.seqid, t.strand, tuple(t.cds)) in pred_cds for t in transcripts if t.cds)
+            if any(t.introns() for t in transcripts):
+                multi_exon += 1
+                intron_chain += any((t.seqid, t.strand, tuple(t.introns())) in pred_introns for t in transcripts if t.introns())
+        else:
+            correct += any(all((t.seqid, s, e) in pred_exons for s, e in t.exons) for t in transcripts)
+    gene_level = {"reference_genes": len(genes), "all_exons_exact": correct,
+                  "accuracy": round(correct / len(genes), 4) if genes else 0.0}
+    if pred_chains is not None:
+        gene_level.update({
+            "cds_exact": coding, "cds_accuracy": round(coding / len(genes), 4) if genes else 0.0,
+            "multi_exon_genes": multi_exon, "intron_chain_exact": intron_chain,
+            "intron_chain_accuracy": round(intron_chain / multi_exon, 4) if multi_exon else 0.0,
+        })
     return {
         "reference": str(ref_path),
         "prediction": str(pred_path),
@@ -145,6 +158,5 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         "regions": [str(r) for r in spans],
         "per_base": {f: c.as_dict() for f, c in confusions.items()},
         "exon_level": SetAgreement.of(pred_exons, ref_exons).as_dict(),
-        "gene_level": {"reference_genes": len(genes), "all_exons_exact": correct,
-                       "accuracy": round(correct / len(genes), 4) if genes else 0.0},
+        "gene_level": gene_level,
     }

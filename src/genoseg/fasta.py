@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -112,11 +113,15 @@ class FastaReader:
             raise FastaError(f"{self.path}: cannot open FASTA ({exc})") from None
 
     def _build_index(self, source: Path, fai: Path, gzi: Path) -> None:
+        self._check_first_line(source)
         args = [str(source), "--fai-idx", str(fai)]
         if self.compression == "bgzip":
             args += ["--gzi-idx", str(gzi)]
-        detail = _run_quietly(pysam.faidx, *args)
-        if detail is None:
+        failed, detail = _run_quietly(pysam.faidx, *args)
+        duplicate = re.search(r'uplicate sequence "?([^"\s]+)', detail)
+        if duplicate:
+            raise FastaError(f"{self.path}: duplicate record name {duplicate.group(1)!r}")
+        if not failed:
             return
         # faidx needs equal line lengths within a record; a valid FASTA without them (or with
         # CRLF endings) is rewritten once, streaming, into the scratch directory.
@@ -126,11 +131,32 @@ class FastaReader:
         except (OSError, ValueError) as exc:
             raise FastaError(f"{self.path}: not a valid FASTA file ({detail or exc})") from None
         if count == 0:
-            raise FastaError(f"{self.path}: no FASTA records found (expected lines starting with '>')")
-        second = _run_quietly(pysam.faidx, str(rewritten), "--fai-idx", str(fai))
-        if second is not None:
+            raise FastaError(f"{self.path}: no FASTA records with sequence found (expected lines starting with '>')")
+        failed, second = _run_quietly(pysam.faidx, str(rewritten), "--fai-idx", str(fai))
+        if failed:
             raise FastaError(f"{self.path}: not a valid FASTA file ({second or detail})")
         self._normalised = rewritten
+
+    def _check_first_line(self, source: Path) -> None:
+        """htslib skips text before the first header silently; a user should hear about it."""
+        opener = gzip.open if self.compression == "bgzip" else open
+        try:
+            with opener(source, "rb") as handle:
+                head = handle.read(1 << 16)
+        except (OSError, EOFError) as exc:
+            raise FastaError(f"{self.path}: unreadable ({exc})") from None
+        for lineno, line in enumerate(head.split(b"\n"), start=1):
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith(b">"):
+                return
+            if not text.isascii() or not text.replace(b"\r", b"").isalpha():
+                raise FastaError(f"{self.path}: line {lineno}: not FASTA (binary data or text before the first '>' header)")
+            raise FastaError(f"{self.path}: line {lineno}: sequence before the first '>' header")
+        if head:
+            raise FastaError(f"{self.path}: no '>' header in the first 64 kB: not a FASTA file")
+        raise FastaError(f"{self.path}: no FASTA records found (the file is empty)")
 
     def close(self) -> None:
         self._fasta.close()
@@ -179,8 +205,8 @@ class FastaReader:
         return segments
 
 
-def _run_quietly(function, *args) -> str | None:
-    """Call a pysam/htslib function with C-level stderr captured; the message on failure, else None."""
+def _run_quietly(function, *args) -> tuple[bool, str]:
+    """Call a pysam/htslib function with C-level stderr captured: (failed, first message)."""
     import sys
 
     sys.stderr.flush()
@@ -189,23 +215,24 @@ def _run_quietly(function, *args) -> str | None:
         os.dup2(capture.fileno(), 2)
         try:
             function(*args)
-            failed = None
-        except (pysam.SamtoolsError, OSError) as exc:
-            failed = exc
+            failed = False
+        except (pysam.SamtoolsError, OSError):
+            failed = True
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-        if failed is None:
-            return None
         capture.seek(0)
         text = capture.read().decode("utf-8", "replace")
-    lines = [l.split("] ", 1)[-1].strip() for l in text.splitlines() if l.startswith("[E::") or "error" in l.lower()]
+    lines = [l.split("] ", 1)[-1].strip() for l in text.splitlines() if l.startswith(("[E::", "[W::"))]
     useful = [l for l in lines if "Could not build" not in l]
-    return (useful or lines or [""])[0][:200]
+    return failed, (useful or lines or [""])[0][:200]
 
 
 def _rewrite_fasta(source: Path, target: Path, width: int = 80) -> int:
-    """Stream records into a faidx-friendly FASTA (fixed line width, LF endings); returns the count."""
+    """Stream records into a faidx-friendly FASTA (fixed line width, LF endings).
+
+    Returns the number of records with sequence; empty records are left out, as faidx does.
+    """
     count = 0
     names: set[str] = set()
     with pysam.FastxFile(str(source)) as reader, open(target, "w") as out:
@@ -214,6 +241,8 @@ def _rewrite_fasta(source: Path, target: Path, width: int = 80) -> int:
                 raise ValueError(f"duplicate record name {entry.name!r}")
             names.add(entry.name)
             seq = entry.sequence or ""
+            if not seq:
+                continue
             out.write(f">{entry.name}\n")
             for i in range(0, len(seq), width):
                 out.write(seq[i : i + width] + "\n")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
-import numpy as np
-import pyBigWig
 
+from genoseg.bigwig import BigWigWriter
 from genoseg.fasta import Record
 from genoseg.intervals import Interval
 from genoseg.stitching import Track
@@ -69,6 +70,23 @@ class AtomicFile:
             pass
 
 
+@contextmanager
+def named_errors(path: Path) -> Iterator[None]:
+    """Report write failures (full disk, file-size limit) under the final name, not the temporary one."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def _close_quietly(handle) -> None:
+    # Closing after a failed write flushes and fails again; the file is being thrown away anyway.
+    try:
+        handle.close()
+    except OSError:
+        pass
+
+
 class TextOutput:
     """A text stream that is either stdout or an AtomicFile."""
 
@@ -77,18 +95,23 @@ class TextOutput:
         self.handle: IO[str] = open(self.atomic.tmp, "w", buffering=1 << 20) if self.atomic else sys.stdout
 
     def write(self, text: str) -> None:
-        self.handle.write(text)
+        if self.atomic is None:
+            self.handle.write(text)
+            return
+        with named_errors(self.atomic.path):
+            self.handle.write(text)
 
     def commit(self) -> None:
         if self.atomic:
-            self.handle.close()
+            with named_errors(self.atomic.path):
+                self.handle.close()
             self.atomic.commit()
         else:
             self.handle.flush()
 
     def discard(self) -> None:
         if self.atomic:
-            self.handle.close()
+            _close_quietly(self.handle)
             self.atomic.discard()
 
 
@@ -103,7 +126,8 @@ class Gff3Writer:
         self.ids: dict[str, int] = {}
         out.write("##gff-version 3\n")
         for record in records:
-            out.write(f"##sequence-region {record.name} 1 {record.length}\n")
+            if record.length > 0:  # GFF3 has no way to state an empty sequence
+                out.write(f"##sequence-region {record.name} 1 {record.length}\n")
         out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
 
     def write(self, interval: Interval) -> None:
@@ -140,37 +164,29 @@ class BigWigSet:
     def __init__(self, directory: Path, stem: str, features: list[str], records: list[Record]) -> None:
         self.features = list(features)
         self.files: list[AtomicFile] = []
-        self.handles = []
+        self.writers: list[BigWigWriter] = []
         self.paths: dict[str, Path] = {}
         header = [(r.name, r.length) for r in records if r.length > 0]
         for feature in self.features:
             atomic = AtomicFile(directory / f"{stem}.{safe_name(feature)}.bw")
-            handle = pyBigWig.open(str(atomic.tmp), "w")
-            if handle is None:
-                raise OSError(f"{atomic.tmp}: cannot create bigWig")
-            handle.addHeader(header, maxZooms=10)
             self.files.append(atomic)
-            self.handles.append(handle)
+            self.writers.append(BigWigWriter(atomic.tmp, header))
             self.paths[feature] = atomic.path
 
     def write(self, track: Track) -> None:
-        for f, handle in enumerate(self.handles):
-            values = np.ascontiguousarray(track.values[:, f], dtype=np.float64)
-            handle.addEntries(track.record, track.start, values=values, span=1, step=1)
+        for f, (writer, atomic) in enumerate(zip(self.writers, self.files)):
+            with named_errors(atomic.path):
+                writer.add(track.record, track.start, track.values[:, f])
 
     def commit(self) -> None:
-        for handle in self.handles:
-            handle.close()
-        self.handles = []
+        for writer, atomic in zip(self.writers, self.files):
+            with named_errors(atomic.path):
+                writer.close()
         for atomic in self.files:
             atomic.commit()
 
     def discard(self) -> None:
-        for handle in self.handles:
-            try:
-                handle.close()
-            except Exception:
-                pass
-        self.handles = []
+        for writer in self.writers:
+            writer.abort()
         for atomic in self.files:
             atomic.discard()

@@ -147,7 +147,8 @@ def load_model(
     # pytorch_model.bin, and we never pass trust_remote_code.
     try:
         model, info = SegmentNT.from_pretrained(
-            model_dir, config=config, output_loading_info=True, dtype=dtype, use_safetensors=None
+            model_dir, config=config, output_loading_info=True, dtype=dtype, use_safetensors=None,
+            ignore_mismatched_sizes=True,  # reported below with every key named, then refused
         )
     except Exception as exc:  # transformers wraps size mismatches and unpickling errors variously
         raise ModelLoadError(f"{model_dir}: cannot load weights: {str(exc).splitlines()[0]}") from None

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from genoseg.model import load_model
-from genoseg.train import GenomeData, TrainSettings, focal_loss, reverse_complement, train
+from genoseg.train import GenomeData, TrainSettings, focal_loss, reverse_complement_example, train
 from tests.conftest import package_data
 
 
@@ -17,7 +17,7 @@ def test_focal_loss_matches_cross_entropy_at_gamma_zero():
 def test_reverse_complement_flips_labels():
     w = np.frombuffer(b"AACGTT", dtype=np.uint8)[None]
     l = np.arange(6, dtype=np.uint8)[None, :, None]
-    rw, rl = reverse_complement(w, l)
+    rw, rl = reverse_complement_example(w, l)
     assert rw.tobytes() == b"AACGTT"[::-1].translate(bytes.maketrans(b"ACGT", b"TGCA"))
     assert list(rl[0, :, 0]) == [5, 4, 3, 2, 1, 0]
 

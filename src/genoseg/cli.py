@@ -86,11 +86,13 @@ def main(debug: bool) -> None:
 @click.option("--min-segment-length", default=120, show_default=True, help="N-free stretches shorter than this are skipped.")
 @click.option("--format", "stdout_format", type=click.Choice(["gff3", "bed"]), default="gff3", show_default=True,
               help="What -o - writes to stdout.")
+@click.option("--strands", type=click.Choice(["forward", "both"]), default="forward", show_default=True,
+              help="both: also run each window's reverse complement and average (twice the compute).")
 @click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
-             min_length, min_segment_length, stdout_format, no_bigwig, no_track_line, quiet) -> None:
+             min_length, min_segment_length, stdout_format, strands, no_bigwig, no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
     Writes FASTA_STEM.gff3, FASTA_STEM.bed, one FASTA_STEM.CLASS.bw per class and run.json.
@@ -110,7 +112,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         fasta=fasta, output=output, model=model, regions=list(regions),
         contigs=[c for c in contigs.split(",") if c], window=window, overlap=overlap, batch_size=batch_size,
         device=device, threads=threads, min_length=min_length, min_segment_length=min_segment_length,
-        stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line,
+        stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
     )
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")

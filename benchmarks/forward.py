@@ -19,7 +19,6 @@ import math
 import time
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from genoseg.model import SegmentNT, SegmentNTConfig, backbone, load_model

@@ -128,7 +128,8 @@ def test_interval_gff3_round_trip(items):
             end = min(start + length, 10_000)
             writer.write(Interval(seqid, start, end, feature, mean=min(a, b), peak=max(a, b)))
             expected.setdefault(feature, {}).setdefault(seqid, []).append((start, end))
-        out.commit()
+        out.finish()
+        out.publish()
         got = _read_class_intervals(path)
         assert (got.by_feature if got else {}) == expected
         ids = [line.split("ID=")[1].split(";")[0] for line in path.read_text().splitlines() if "ID=" in line]

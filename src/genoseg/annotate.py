@@ -195,10 +195,13 @@ class Outputs:
             self.bigwigs.write(track)
 
     def commit(self) -> None:
-        for text in self.texts:
-            text.commit()
-        if self.bigwigs:
-            self.bigwigs.commit()
+        # Every file is completed before any is renamed, so a failure in the last one (a full
+        # disk) leaves no file at a final name.
+        parts = [*self.texts, *([self.bigwigs] if self.bigwigs else [])]
+        for part in parts:
+            part.finish()
+        for part in parts:
+            part.publish()
 
     def discard(self) -> None:
         for text in self.texts:

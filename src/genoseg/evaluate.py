@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -31,6 +32,15 @@ def _read_class_intervals(path: Path) -> ClassIntervals | None:
     saw_class = False
     with _open_text(path) as handle:
         for lineno, line in enumerate(handle, start=1):
+            if line.startswith("# genoseg="):
+                # The header names every class the model predicts, including those that got no
+                # interval: they must be scored (as zero recall), not silently dropped.
+                for token in line.split():
+                    if token.startswith("thresholds="):
+                        for item in unquote(token[len("thresholds="):]).split(","):
+                            by_feature.setdefault(item.rsplit(":", 1)[0], {})
+                saw_class = True
+                continue
             if line.startswith("#") or not line.strip():
                 continue
             cols = line.rstrip("\r\n").split("\t")

@@ -217,7 +217,7 @@ class HeapTrimmer:
     heap fragments, so RSS crept up with the length of the run (measured: 390 MB for 3 Mb,
     471 MB for 30 Mb). Forcing such arrays to mmap instead kept RSS flat but cost 40 % of the
     forward's speed (page faults on every allocation). One arena plus `malloc_trim` every few
-    batches keeps both; a trim costs well under a millisecond.
+    batches keeps the speed and most of the flatness; a trim costs well under a millisecond.
     """
 
     def __init__(self, every: int = 32) -> None:
@@ -225,8 +225,9 @@ class HeapTrimmer:
         self.count = 0
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            # One arena: the producer thread's allocations otherwise fragment an arena of their
-            # own (30 Mb / 3 Mb peak RSS: 1.15 with several arenas, 1.07 with one).
+            # One arena for threads started from here on, such as the producer (30 Mb / 3 Mb peak
+            # RSS with trimming: 1.15 with glibc's default arenas, 1.13 with this; 1.075 with
+            # MALLOC_ARENA_MAX=1 in the environment, which also covers torch's own threads).
             libc.mallopt(-8, 1)  # M_ARENA_MAX
             self._trim = libc.malloc_trim
         except (OSError, AttributeError):
@@ -267,6 +268,8 @@ def annotate(
         config.default_overlap_nt if options.window is None else window // 4
     )
     check_tiling(window, overlap, options.min_segment_length)
+    if options.strands not in ("forward", "both"):
+        raise UsageError(f"strands must be forward or both, not {options.strands!r}")
     if not options.thresholds and options.default_threshold == 0.5:
         thresholds = {}
     else:

@@ -35,6 +35,7 @@ FIRST_ZOOM = 32
 ZOOM_FACTOR = 4
 MAX_ZOOMS = 10
 FIXED_STEP = 3
+SECTION_HEADER = struct.Struct("<IIIIIBBH")  # chrom, start, end, step, span, type, reserved, count
 
 ZOOM_RECORD = np.dtype([
     ("chrom", "<u4"), ("start", "<u4"), ("end", "<u4"), ("count", "<u4"),
@@ -233,31 +234,29 @@ class BigWigWriter:
         self.run_count += len(values)
         self._flush_run(final=False)
 
+        # Every writer with data has at least one zoom level; the file's totals come from its bins.
+        bins = _bins_from_values(start, values, self.levels[0].reduction)
         self.valid += len(values)
-        v = values.astype(np.float64)
-        self.min = min(self.min, float(v.min()))
-        self.max = max(self.max, float(v.max()))
-        self.sum += float(v.sum())
-        self.sumsq += float(np.dot(v, v))
-        if self.levels:
-            bins = _bins_from_values(start, values, self.levels[0].reduction)
-            for level in self.levels:
-                if level.reduction != self.levels[0].reduction:
-                    bins = _coarsen(bins, level.reduction)
-                level.add(chrom_id, bins)
+        self.min = min(self.min, float(bins["min"].min()))
+        self.max = max(self.max, float(bins["max"].max()))
+        self.sum += float(bins["sum"].sum())
+        self.sumsq += float(bins["sumsq"].sum())
+        for i, level in enumerate(self.levels):
+            if i:
+                bins = _coarsen(bins, level.reduction)
+            level.add(chrom_id, bins)
 
     def _flush_run(self, final: bool) -> None:
         if not self.run_count or (self.run_count < ITEMS_PER_SLOT and not final):
             return
         values = np.concatenate(self.run)
         cut = len(values) if final else len(values) - len(values) % ITEMS_PER_SLOT
-        header = struct.Struct("<IIIIIBBH")
         entries = []
         for lo in range(0, cut, ITEMS_PER_SLOT):
             chunk = values[lo : lo + ITEMS_PER_SLOT]
             start = self.run_start + lo
             end = start + len(chunk)
-            raw = header.pack(self.chrom, start, end, 1, 1, FIXED_STEP, 0, len(chunk)) + chunk.tobytes()
+            raw = SECTION_HEADER.pack(self.chrom, start, end, 1, 1, FIXED_STEP, 0, len(chunk)) + chunk.tobytes()
             payload = zlib.compress(raw)
             entries.append((self.chrom, start, end, self.file.tell(), len(payload)))
             self.file.write(payload)

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from genoseg.annotation import CODING, LNCRNA, LABEL_FEATURES, Annotation, AnnotationError, _open_text, build_labels, read_annotation
+from genoseg.annotation import CODING, LNCRNA, LABEL_FEATURES, Annotation, AnnotationError, Transcript, _open_text, build_labels, read_annotation
 from genoseg.errors import UsageError
 from genoseg.metrics import Confusion, SetAgreement
 from genoseg.regions import Region, resolve_region
@@ -88,6 +88,11 @@ def _exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
             for s, e in t.exons if within(t.seqid, s, e)}
 
 
+def _intron_chains(transcripts: list[Transcript]) -> list[tuple]:
+    """(seqid, strand, introns) of each multi-exon transcript."""
+    return [(t.seqid, t.strand, tuple(introns)) for t in transcripts if (introns := t.introns())]
+
+
 def evaluate(reference_path: str, prediction: str, regions: list[str] | None = None) -> dict:
     ref_path = Path(reference_path)
     reference = read_annotation(ref_path)
@@ -136,7 +141,7 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         pred_chains = {(t.seqid, tuple(t.exons)) for t in models}
         # Transcript ends are rarely exact for any tool, so also count the criteria gene finders use:
         # the same intron chain (gffcompare's '='), and the same coding segments.
-        pred_introns = {(t.seqid, t.strand, tuple(t.introns())) for t in models if t.introns()}
+        pred_introns = set(_intron_chains(models))
         pred_cds = {(t.seqid, t.strand, tuple(t.cds)) for t in models if t.cds}
 
     genes: dict[str, list] = {}
@@ -148,9 +153,10 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         if pred_chains is not None:
             correct += any((t.seqid, tuple(t.exons)) in pred_chains for t in transcripts)
             coding += any((t.seqid, t.strand, tuple(t.cds)) in pred_cds for t in transcripts if t.cds)
-            if any(t.introns() for t in transcripts):
+            chains = _intron_chains(transcripts)
+            if chains:
                 multi_exon += 1
-                intron_chain += any((t.seqid, t.strand, tuple(t.introns())) in pred_introns for t in transcripts if t.introns())
+                intron_chain += any(chain in pred_introns for chain in chains)
         else:
             correct += any(all((t.seqid, s, e) in pred_exons for s, e in t.exons) for t in transcripts)
     gene_level = {"reference_genes": len(genes), "all_exons_exact": correct,

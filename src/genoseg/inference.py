@@ -66,12 +66,12 @@ class BatchProducer:
         self, reader: FastaReader, windows: Iterable[Window], batch_size: int, tokenizer: Tokenizer,
         pin_memory: bool, depth: int = 4, both_strands: bool = False,
     ) -> None:
-        self.both_strands = both_strands
         self.reader = reader
         self.windows = windows
         self.batch_size = batch_size
         self.tokenizer = tokenizer
         self.pin_memory = pin_memory
+        self.both_strands = both_strands
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="genoseg-producer", daemon=True)

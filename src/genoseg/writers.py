@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
-
 import numpy as np
 
 from genoseg.bigwig import BigWigWriter

@@ -17,5 +17,10 @@ genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
     --config tiny --window 3072 --batch-size 8 --steps 12000 --val-every 500 \
     --max-minutes 105 --seed 0 -o "$out"
 
-genoseg annotate "$fasta" --region "$heldout" -m "$out" -o "$out/heldout"
+# The gene-model decoder's sequence models, fitted on the training side of the split only.
+genoseg fit-genes --fasta "$fasta" --annotation "$gff" --region NC_003070.9:1-24342136 -o "$out/gene_model.json"
+
+genoseg annotate "$fasta" --region "$heldout" -m "$out" -o "$out/heldout" --proteins "$out/heldout/proteins.faa"
 genoseg evaluate --annotation "$gff" "$out/heldout" --region "$heldout" --json "$out/heldout_eval.json"
+genoseg evaluate --annotation "$gff" --gff3 "$out/heldout/$(basename "${fasta%.fna.gz}").genes.gff3" \
+    --region "$heldout" --json "$out/heldout_genes_eval.json"

@@ -28,7 +28,9 @@ def test_bundled_model_is_small_and_loads_strictly():
 def test_default_model_annotates_the_example(tmp_path):
     """No --model: the bundled one. The example is held out from training; a trained model finds its exons."""
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["annotate", str(EXAMPLES / "athaliana_chr1_25M.fa.gz"), "-o", str(out), "-q"])
+    proteins = tmp_path / "proteins.faa"
+    result = CliRunner().invoke(main, ["annotate", str(EXAMPLES / "athaliana_chr1_25M.fa.gz"), "-o", str(out), "-q",
+                                       "--proteins", str(proteins)])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["model"] == str(BUNDLED_MODEL) and run["bases_annotated"] == 200_000
@@ -39,3 +41,14 @@ def test_default_model_annotates_the_example(tmp_path):
     # docs/models.md. The bounds leave room for CPU numerics, not for an untrained model.
     assert scores["per_base"]["exon"]["mcc"] > 0.4
     assert scores["per_base"]["protein_coding_gene"]["mcc"] > 0.4
+
+    # Gene models: valid, tidy hierarchical GFF3 whose exons are exact far more often than the
+    # thresholded intervals' (0.002 here), and a protein for every coding gene.
+    genes = out / "athaliana_chr1_25M.genes.gff3"
+    assert subprocess.run(["gt", "gff3validator", str(genes)], capture_output=True).returncode == 0
+    tidy = subprocess.run(["gt", "gff3", "-tidy", "-retainids", str(genes)], capture_output=True, text=True)
+    assert tidy.stdout == genes.read_text()
+    decoded = evaluate(str(EXAMPLES / "athaliana_chr1_25M.gff3"), str(genes))
+    assert decoded["exon_level"]["f1"] > 0.25 > 20 * scores["exon_level"]["f1"]
+    assert decoded["gene_level"]["cds_exact"] >= 2
+    assert run["gene_models"]["protein_coding"] == proteins.read_text().count(">") > 20

@@ -12,7 +12,7 @@ import json
 import platform
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,13 +21,15 @@ import torch
 from genoseg import __version__
 from genoseg.errors import GenosegError, UsageError
 from genoseg.fasta import FastaReader, Record, Segment
+from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel
+from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParameters
 from genoseg.inference import BatchProducer, Predictor, default_threads, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
 from genoseg.regions import Region, resolve_region
 from genoseg.stitching import SegmentStitcher, Track
 from genoseg.tiling import Window, check_tiling, plan_windows
-from genoseg.writers import BedWriter, BigWigSet, Gff3Writer, TextOutput
+from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, Gff3Writer, ProteinWriter, TextOutput
 
 BUNDLED_MODEL = Path(__file__).parent / "models" / "default"
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq")
@@ -54,6 +56,11 @@ class AnnotateOptions:
     bigwig: bool = True
     track_line: bool = True
     strands: str = "forward"  # or "both": average each window with its reverse complement
+    gene_models: bool = True
+    gene_parameters: str | None = None  # default: the model directory's gene_model.json
+    proteins: str | None = None  # FASTA of translated gene models
+    min_intron: int | None = None
+    min_exon: int | None = None
 
 
 @dataclass
@@ -129,6 +136,24 @@ def plan_targets(reader: FastaReader, regions: list[str], contigs: list[str]) ->
     return out
 
 
+def load_gene_parameters(options: AnnotateOptions, model_name: str) -> GeneParameters:
+    """The decoder's sequence models: --gene-parameters, else the model's own, else neutral."""
+    path = Path(options.gene_parameters) if options.gene_parameters else Path(model_name) / GENE_PARAMETERS_FILE
+    if options.gene_parameters and not path.is_file():
+        raise UsageError(f"{path}: no such gene-parameter file")
+    try:
+        params = GeneParameters.load(path) if path.is_file() else GeneParameters()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise GenosegError(f"{path}: not a genoseg gene-parameter file ({exc})") from None
+    for name in ("min_intron", "min_exon"):
+        value = getattr(options, name)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+            setattr(params, name, value)
+    return params
+
+
 def parse_thresholds(items: list[str], features: list[str]) -> tuple[float, dict[str, float]]:
     """`0.4` sets every class; `exon=0.6` one class. Unknown class names are an error."""
     default, per_class = 0.5, {}
@@ -155,6 +180,8 @@ class Outputs:
     def __init__(self, options: AnnotateOptions, records: list[Record], features: list[str], header: dict) -> None:
         self.to_stdout = options.output == "-"
         self.gff3 = self.bed = None
+        self.gene_gff3: GeneGff3Writer | None = None
+        self.proteins: ProteinWriter | None = None
         self.bigwigs: BigWigSet | None = None
         self.texts: list[TextOutput] = []
         stem = output_stem(options.fasta)
@@ -163,9 +190,12 @@ class Outputs:
             self.texts.append(out)
             if options.stdout_format == "bed":
                 self.bed = BedWriter(out, options.track_line, stem)
+            elif options.stdout_format == "genes":
+                self.gene_gff3 = GeneGff3Writer(out, records, header)
             else:
                 self.gff3 = Gff3Writer(out, records, header)
             self.directory = None
+            self._add_proteins(options)
             return
         self.directory = Path(options.output)
         try:
@@ -180,8 +210,19 @@ class Outputs:
         self.texts += [gff, bed]
         self.gff3 = Gff3Writer(gff, records, header)
         self.bed = BedWriter(bed, options.track_line, stem)
+        if options.gene_models:
+            genes = TextOutput(self.directory / f"{stem}.genes.gff3")
+            self.texts.append(genes)
+            self.gene_gff3 = GeneGff3Writer(genes, records, header)
         if options.bigwig:
             self.bigwigs = BigWigSet(self.directory, stem, features, records)
+        self._add_proteins(options)
+
+    def _add_proteins(self, options: AnnotateOptions) -> None:
+        if options.proteins and self.gene_gff3 is not None:
+            out = TextOutput(Path(options.proteins))
+            self.texts.append(out)
+            self.proteins = ProteinWriter(out)
 
     def intervals(self, intervals: list[Interval]) -> None:
         for interval in intervals:
@@ -189,6 +230,13 @@ class Outputs:
                 self.gff3.write(interval)
             if self.bed:
                 self.bed.write(interval)
+
+    def genes(self, models: list[GeneModel]) -> None:
+        for model in models:
+            if self.gene_gff3:
+                transcript = self.gene_gff3.write(model)
+                if self.proteins:
+                    self.proteins.write(model, transcript)
 
     def track(self, track: Track) -> None:
         if self.bigwigs:
@@ -303,8 +351,23 @@ def annotate(
             "genoseg": __version__, "model": model_name, "window": window, "overlap": overlap,
             "thresholds": ",".join(f"{k}:{v}" for k, v in thresholds.items()), "min_length": options.min_length,
         }
+        to_stdout = options.output == "-"
+        wants_genes = options.stdout_format == "genes" if to_stdout else options.gene_models
+        columns = Columns.of(features) if wants_genes else None
+        if options.proteins and not wants_genes:
+            raise UsageError("--proteins needs gene models: drop --no-gene-models (with -o -, use --format genes)")
+        if wants_genes and columns is None:
+            if to_stdout or options.proteins:
+                raise UsageError("gene models need exon, intron and protein_coding_gene classes, which this model lacks")
+            log("gene models skipped: the model has no exon, intron and protein_coding_gene classes")
+        decoder = GeneDecoder(columns, load_gene_parameters(options, model_name), reader.fetch) if columns else None
+        if decoder is None:
+            options = replace(options, gene_models=False)
+        else:
+            summary["gene_parameters"] = decoder.params.notes or "neutral (no fitted gene_model.json)"
         outputs = Outputs(options, reader.records, features, header)
         caller = IntervalCaller(features, thresholds, options.min_length)
+        decode_seconds = 0.0
         done = 0
         try:
             windows = _windows(targets, window, overlap, options.min_segment_length)
@@ -328,9 +391,17 @@ def annotate(
                             continue
                         outputs.track(track)
                         outputs.intervals(caller.feed(track))
+                        if decoder:
+                            started = time.perf_counter()
+                            outputs.genes(decoder.feed(track))
+                            decode_seconds += time.perf_counter() - started
                         done += len(track.values)
                     if win.last:
                         outputs.intervals(caller.end_segment())
+                        if decoder:
+                            started = time.perf_counter()
+                            outputs.genes(decoder.end_segment())
+                            decode_seconds += time.perf_counter() - started
                 if on_progress:
                     on_progress(done, bases_to_do)
             outputs.commit()
@@ -341,6 +412,8 @@ def annotate(
     summary.update({
         "bases_annotated": done,
         "intervals": caller.counts,
+        "gene_models": decoder.counts if decoder else None,
+        "gene_decoder_seconds": round(decode_seconds, 2),
         "wall_seconds": round(wall, 2),
         "bases_per_second": round(done / wall, 1) if wall > 0 else None,
         "model_seconds": round(predictor.seconds, 2),

@@ -84,18 +84,28 @@ def main(debug: bool) -> None:
               help="Probability threshold: 0.4 for every class, or CLASS=0.6 for one (repeatable). [default: 0.5]")
 @click.option("--min-length", default=1, show_default=True, help="Shortest interval reported (nt).")
 @click.option("--min-segment-length", default=120, show_default=True, help="N-free stretches shorter than this are skipped.")
-@click.option("--format", "stdout_format", type=click.Choice(["gff3", "bed"]), default="gff3", show_default=True,
-              help="What -o - writes to stdout.")
+@click.option("--format", "stdout_format", type=click.Choice(["gff3", "bed", "genes"]), default="gff3", show_default=True,
+              help="What -o - writes to stdout: class intervals as GFF3 or BED, or gene models as GFF3.")
 @click.option("--strands", type=click.Choice(["forward", "both"]), default="forward", show_default=True,
               help="both: also run each window's reverse complement and average (twice the compute).")
+@click.option("--gene-models/--no-gene-models", default=True, show_default=True,
+              help="Decode gene models (gene → mRNA/lnc_RNA → exon/CDS/UTR) into FASTA_STEM.genes.gff3.")
+@click.option("--proteins", type=click.Path(dir_okay=False), default=None,
+              help="Also write the gene models' translated proteins to this FASTA file (for BUSCO).")
+@click.option("--gene-parameters", type=click.Path(dir_okay=False), default=None,
+              help="Decoder sequence models from `genoseg fit-genes`. [default: the model's gene_model.json]")
+@click.option("--min-intron", type=int, default=None, help="Shortest intron in gene models (nt). [default: 60]")
+@click.option("--min-exon", type=int, default=None, help="Shortest exon in gene models (nt). [default: 20]")
 @click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
-             min_length, min_segment_length, stdout_format, strands, no_bigwig, no_track_line, quiet) -> None:
+             min_length, min_segment_length, stdout_format, strands, gene_models, proteins, gene_parameters,
+             min_intron, min_exon, no_bigwig, no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
-    Writes FASTA_STEM.gff3, FASTA_STEM.bed, one FASTA_STEM.CLASS.bw per class and run.json.
+    Writes FASTA_STEM.gff3 and FASTA_STEM.bed (per-class intervals), FASTA_STEM.genes.gff3 (gene
+    models), one FASTA_STEM.CLASS.bw per class and run.json.
 
     \b
     Examples:
@@ -113,6 +123,8 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         contigs=[c for c in contigs.split(",") if c], window=window, overlap=overlap, batch_size=batch_size,
         device=device, threads=threads, min_length=min_length, min_segment_length=min_segment_length,
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
+        gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
+        min_exon=min_exon,
     )
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")
@@ -130,6 +142,8 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         summary = run_annotate(options, model=loaded, on_progress=reporter.update, on_log=reporter.log)
     if not quiet:
         counts = ", ".join(f"{k} {v}" for k, v in summary["intervals"].items())
+        if summary["gene_models"]:
+            counts += "; gene models: " + ", ".join(f"{k} {v}" for k, v in summary["gene_models"].items())
         where = "stdout" if output == "-" else output
         click.echo(f"genoseg: {summary['bases_annotated']:,} bases annotated in {summary['wall_seconds']}s "
                    f"({summary['bases_per_second']:,.0f} bp/s); intervals: {counts}; written to {where}", err=True)
@@ -169,6 +183,36 @@ def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
     with progress_bar(enabled=not quiet) as progress:
         report = run_training(settings, progress=progress, log=log)
     click.echo(f"trained {report['steps_done']} steps in {report['train_seconds']:.0f}s; best mean MCC {report['best_mean_mcc']:.3f}; model in {settings.output}", err=True)
+
+
+@main.command("fit-genes", cls=GenosegCommand)
+@click.option("--fasta", required=True, type=click.Path(dir_okay=False), help="Genome FASTA (plain, gzip or bgzip).")
+@click.option("--annotation", required=True, type=click.Path(dir_okay=False), help="Reference GFF3 or GTF (plain or gzip).")
+@click.option("--region", "regions", multiple=True, help="Fit on NAME:START-END only (repeatable). [default: all records]")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="JSON to write; name it MODEL_DIR/gene_model.json to make it the model's default.")
+def fit_genes(fasta, annotation, regions, output) -> None:
+    """Fit the gene-model decoder's sequence models (splice-site and start-codon matrices, coding hexamers).
+
+    \b
+    Example (what the bundled model ships):
+      genoseg fit-genes --fasta TAIR10_chr1.fna.gz --annotation TAIR10_chr1.gff.gz \\
+        --region NC_003070.9:1-24342136 -o model/gene_model.json
+    """
+    from genoseg.gene_parameters import GeneParameters, fit_gene_parameters
+
+    fitted = fit_gene_parameters(fasta, annotation, list(regions))
+    bundled = GeneParameters()
+    if Path(output).is_file():  # keep weights tuned earlier, refresh the sequence models
+        try:
+            bundled = GeneParameters.load(output)
+        except (ValueError, TypeError, KeyError):
+            pass
+    for name in ("donor", "acceptor", "start", "hexamer", "donor_floor", "acceptor_floor", "notes"):
+        setattr(bundled, name, getattr(fitted, name))
+    bundled.save(output)
+    click.echo(f"fitted on {fitted.notes['coding_transcripts']} coding transcripts, {fitted.notes['donors']} introns; "
+               f"wrote {output}", err=True)
 
 
 @main.command(cls=GenosegCommand)

@@ -57,9 +57,10 @@ def _read_class_intervals(path: Path) -> ClassIntervals | None:
 def prediction_path(target: str) -> Path:
     path = Path(target)
     if path.is_dir():
-        gffs = sorted(p for p in path.glob("*.gff3") if not p.name.startswith("."))
+        # A run directory's class intervals; its gene models (*.genes.gff3) are scored with --gff3.
+        gffs = sorted(p for p in path.glob("*.gff3") if not p.name.startswith(".") and not p.name.endswith(".genes.gff3"))
         if len(gffs) != 1:
-            raise UsageError(f"{path}: expected one .gff3 in the run directory, found {len(gffs)}")
+            raise UsageError(f"{path}: expected one interval .gff3 in the run directory, found {len(gffs)}")
         return gffs[0]
     if not path.is_file():
         raise UsageError(f"{path}: no such prediction file or directory")

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,9 @@ class FastaReader:
             raise FastaError(f"{self.path}: permission denied")
         self.compression = compression_of(self.path)
         self._tmpdir: str | None = None
+        # The batch producer and the gene decoder read from different threads; pysam's handle
+        # is not safe for concurrent use.
+        self._lock = threading.Lock()
         self._fasta = self._open()
         self.records = [Record(n, l) for n, l in zip(self._fasta.references, self._fasta.lengths)]
         self._lengths = {r.name: r.length for r in self.records}
@@ -188,7 +192,8 @@ class FastaReader:
 
     def fetch(self, name: str, start: int, end: int) -> np.ndarray:
         """Bases [start, end) as upper-case ASCII uint8, non-ACGT as N."""
-        text = self._fasta.fetch(name, start, end)
+        with self._lock:
+            text = self._fasta.fetch(name, start, end)
         if len(text) != end - start:
             raise FastaError(f"{self.path}: record {name}: could not read bases {start + 1}-{end}")
         return NORMALISE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]

@@ -15,6 +15,7 @@ import numpy as np
 
 from genoseg.bigwig import BigWigWriter
 from genoseg.fasta import Record
+from genoseg.gene_decoder import GeneModel
 from genoseg.intervals import Interval
 from genoseg.stitching import Track
 
@@ -147,6 +148,86 @@ class Gff3Writer:
             f"{interval.record}\tgenoseg\t{style.so_type}\t{interval.start + 1}\t{interval.end}\t"
             f"{interval.mean:.3f}\t.\t.\t{';'.join(attrs)}\n"
         )
+
+
+def _phases(model: GeneModel) -> list[int]:
+    """GFF3 phase of each CDS segment (in genomic order): bases to skip to the next codon start."""
+    order = model.cds if model.strand != "-" else model.cds[::-1]
+    phases, done = [], 0
+    for s, e in order:
+        phases.append((3 - done % 3) % 3)
+        done += e - s
+    return phases if model.strand != "-" else phases[::-1]
+
+
+def _utr_pieces(model: GeneModel) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(left, right) of the CDS: exon parts before its first and after its last coding base."""
+    first, last = model.cds[0][0], model.cds[-1][1]
+    left = [(s, min(e, first)) for s, e in model.exons if s < first]
+    right = [(max(s, last), e) for s, e in model.exons if e > last]
+    return left, right
+
+
+class GeneGff3Writer:
+    """Hierarchical GFF3 gene models: gene → mRNA | lnc_RNA → exon, five_prime_UTR, CDS, three_prime_UTR.
+
+    Children follow their parent, sorted by start, and each gene ends with `###` (its features
+    are complete), so streaming readers and `gt gff3 -tidy` need no look-ahead.
+    """
+
+    def __init__(self, out: TextOutput, records: list[Record], header: dict[str, str]) -> None:
+        self.out = out
+        self.count = 0
+        out.write("##gff-version 3\n")
+        for record in records:
+            if record.length > 0:
+                # Spaced as genometools writes it, so `gt gff3 -tidy` leaves the file unchanged.
+                out.write(f"##sequence-region   {record.name} 1 {record.length}\n")
+        out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+
+    def write(self, model: GeneModel) -> str:
+        """Write one gene; returns its transcript ID."""
+        self.count += 1
+        gene = f"gene{self.count}"
+        transcript = f"{gene}.t1"
+        coding = model.biotype == "protein_coding"
+        rows = [(model.start, model.end, "gene" if coding else "ncRNA_gene", f"{round(model.score, 3):g}",
+                 f"ID={gene};biotype={model.biotype}", ".")]
+        rows.append((model.start, model.end, "mRNA" if coding else "lnc_RNA", ".",
+                     f"ID={transcript};Parent={gene};biotype={model.biotype}", "."))
+        children = []
+        for i, (s, e) in enumerate(model.exons, start=1):
+            children.append((s, e, "exon", ".", f"ID={transcript}.exon{i};Parent={transcript}", "."))
+        if coding:
+            left, right = _utr_pieces(model)
+            five, three = (left, right) if model.strand != "-" else (right, left)
+            for pieces, kind, tag in ((five, "five_prime_UTR", "utr5"), (three, "three_prime_UTR", "utr3")):
+                for i, (s, e) in enumerate(pieces, start=1):
+                    children.append((s, e, kind, ".", f"ID={transcript}.{tag}.{i};Parent={transcript}", "."))
+            for (s, e), phase in zip(model.cds, _phases(model)):
+                children.append((s, e, "CDS", ".", f"ID={transcript}.cds;Parent={transcript}", str(phase)))
+        order = {"exon": 0, "five_prime_UTR": 1, "CDS": 2, "three_prime_UTR": 3}
+        children.sort(key=lambda row: (row[0], row[1], order[row[2]]))
+        lines = [
+            f"{model.record}\tgenoseg\t{kind}\t{s + 1}\t{e}\t{score}\t{model.strand}\t{phase}\t{attrs}\n"
+            for s, e, kind, score, attrs, phase in rows + children
+        ]
+        self.out.write("".join(lines) + "###\n")
+        return transcript
+
+
+class ProteinWriter:
+    """Translated CDS of each protein-coding gene model, FASTA, 60 residues a line."""
+
+    def __init__(self, out: TextOutput) -> None:
+        self.out = out
+
+    def write(self, model: GeneModel, transcript: str) -> None:
+        if not model.protein:
+            return
+        body = "\n".join(model.protein[i : i + 60] for i in range(0, len(model.protein), 60))
+        self.out.write(f">{transcript} gene={transcript.rsplit('.', 1)[0]} "
+                       f"{model.record}:{model.start + 1}-{model.end}({model.strand})\n{body}\n")
 
 
 class BedWriter:

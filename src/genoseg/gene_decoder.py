@@ -1,0 +1,441 @@
+"""Decoding gene models (gene → transcript → exon/CDS/UTR) from stitched per-base probabilities.
+
+The decoder is a semi-Markov dynamic program over candidate sites rather than an HMM stepped
+base by base: a coding gene is a chain start codon → (donor → acceptor)* → stop codon, and every
+exon or intron between two sites is scored in O(1) from prefix sums of per-base scores. Only
+sites the grammar allows are candidates (ATG; GT/GC donors and AG acceptors on the gene's own
+strand; TAA/TAG/TGA), so the Python loop runs over sites, not bases, and only inside loci the
+network marks as genic. Reading frame is carried through introns, and stop codons close every
+open exon of their frame, so a decoded CDS never holds an in-frame stop (checked again on the
+spliced sequence, which also catches stops split by an intron).
+
+The reverse strand is decoded by running the same program on the reverse complement, and the
+two strands' genes compete for overlapping space by score. UTRs extend the first and last coding
+exon while the network's exon probability stays high.
+
+Streaming: a `GeneDecoder` holds the probabilities of the current locus only. Loci are cut in
+quiet stretches (no genic signal for `quiet` bases); a stretch with no quiet run for
+`max_locus` bases is cut at its weakest point, so memory is bounded for any record length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from genoseg.fasta import reverse_complement
+from genoseg.gene_parameters import CODE, GeneParameters, hexamer_index
+from genoseg.stitching import Track
+
+CODON_TABLE = {
+    a + b + c: aa
+    for (a, b, c), aa in zip(
+        ((x, y, z) for x in "TCAG" for y in "TCAG" for z in "TCAG"),
+        "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+    )
+}
+STOP_CODONS = ("TAA", "TAG", "TGA")
+NEG = -1e18
+SITE_FLOOR = 0.01  # added to network site probabilities before taking logs
+
+
+@dataclass
+class GeneModel:
+    record: str
+    strand: str  # "+", "-" or "." (an unspliced lncRNA has no strand evidence)
+    exons: list[tuple[int, int]]  # 0-based half-open, sorted by position
+    cds: list[tuple[int, int]] = field(default_factory=list)
+    biotype: str = "protein_coding"  # or "lncRNA"
+    score: float = 0.0  # mean network exon probability over the exons
+    protein: str = ""
+
+    @property
+    def start(self) -> int:
+        return self.exons[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.exons[-1][1]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where the decoder's inputs sit in the model's feature list."""
+
+    exon: int
+    intron: int
+    gene: int
+    lncrna: int | None
+    donor: int | None
+    acceptor: int | None
+    utrs: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, features: list[str]) -> "Columns | None":
+        """None when the model lacks the classes a gene model needs."""
+        index = {f: i for i, f in enumerate(features)}
+        if not {"exon", "intron", "protein_coding_gene"} <= index.keys():
+            return None
+        return cls(index["exon"], index["intron"], index["protein_coding_gene"], index.get("lncRNA"),
+                   index.get("splice_donor"), index.get("splice_acceptor"),
+                   tuple(index[f] for f in ("5UTR", "3UTR") if f in index))
+
+
+def translate(codes: np.ndarray) -> str:
+    text = bytes(np.frombuffer(b"ACGTN", dtype=np.uint8)[np.minimum(codes, 4)]).decode()
+    return "".join(CODON_TABLE.get(text[i : i + 3], "X") for i in range(0, len(text) - 2, 3))
+
+
+def _motif(codes: np.ndarray, motif: str, end: int) -> np.ndarray:
+    """Positions p < end where `motif` starts."""
+    hits = np.ones(max(end, 0), dtype=bool)
+    for k, base in enumerate(motif):
+        hits &= codes[k : k + len(hits)] == "ACGT".index(base)
+    return np.flatnonzero(hits)
+
+
+def _network_site(probs: np.ndarray | None, positions: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+    """log-odds of the network's splice-site class at each candidate, against its locus median."""
+    if probs is None or not len(positions):
+        return np.zeros(len(positions))
+    a, b = span
+    at = np.clip(positions[:, None] + np.arange(a, b), 0, len(probs) - 1)
+    value = probs[at].mean(1)
+    return np.log(value + SITE_FLOOR) - np.log(float(np.median(probs)) + SITE_FLOOR)
+
+
+class _Oriented:
+    """The dynamic program for genes on the forward strand of one locus."""
+
+    def __init__(self, codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters) -> None:
+        self.codes, self.params = codes, params
+        n = len(codes)
+        self.n = n
+        p_exon = probs[:, columns.exon].astype(np.float64)
+        p_intron = probs[:, columns.intron].astype(np.float64)
+        p_gene = probs[:, columns.gene].astype(np.float64)
+        p_utr = np.zeros(n)
+        for c in columns.utrs:
+            p_utr = np.maximum(p_utr, probs[:, c])
+        # A coding exon is exon but not UTR. Each base is scored against the better of the two
+        # things it is when no CDS or intron covers it: intergenic, or UTR exon.
+        p_cds = p_exon * (1 - p_utr)
+        outside = np.log(np.clip(np.maximum(1 - p_gene, p_exon * p_utr), 1e-4, 1))
+        w = params.weight_emission
+        self.exon_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_cds + 1e-4) - outside))))
+        self.intron_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_intron + 1e-4) - outside))))
+        coding = params.weight_coding * params.hexamer_table()[hexamer_index(codes)]
+        frame = np.arange(n) % 3
+        self.coding_prefix = [np.concatenate(([0.0], np.cumsum(np.where(frame == r, coding, 0.0)))) for r in range(3)]
+        signal = params.weight_signal
+        site = params.weight_network_site
+        donor_probs = probs[:, columns.donor] if columns.donor is not None else None
+        acceptor_probs = probs[:, columns.acceptor] if columns.acceptor is not None else None
+
+        gt, gc = _motif(codes, "GT", n - 1), _motif(codes, "GC", n - 1)
+        self.donors = np.sort(np.concatenate([gt, gc]))
+        self.donors = self.donors[self.donors >= 1]
+        if params.donor is not None:
+            pwm = params.donor.score(codes, self.donors)
+            # Candidates scoring below nearly every true site are dropped: fewer events to visit.
+            self.donors, pwm = self.donors[pwm >= params.donor_floor], pwm[pwm >= params.donor_floor]
+            donor_score = signal * pwm
+        else:
+            donor_score = np.where(np.isin(self.donors, gc), -3.0, 0.0)
+        self.donor_score = donor_score + site * _network_site(donor_probs, self.donors, (0, 2))
+        self.acceptors = _motif(codes, "AG", n - 1) + 2
+        acceptor_score = 0.0
+        if params.acceptor is not None:
+            pwm = params.acceptor.score(codes, self.acceptors)
+            self.acceptors, pwm = self.acceptors[pwm >= params.acceptor_floor], pwm[pwm >= params.acceptor_floor]
+            acceptor_score = signal * pwm
+        self.acceptor_score = acceptor_score + site * _network_site(acceptor_probs, self.acceptors, (-2, 0))
+        self.starts = _motif(codes, "ATG", n - 2)
+        self.start_score = signal * params.start.score(codes, self.starts) if params.start is not None else np.zeros(len(self.starts))
+        self.stops = np.sort(np.concatenate([_motif(codes, s, n - 2) for s in STOP_CODONS]))
+        self.stop_at = np.zeros(n + 1, dtype=bool)
+        self.stop_at[self.stops] = True
+
+    def _exon_end_value(self, end: int, frame_class: int) -> float:
+        return self.exon_prefix[end] + self.coding_prefix[frame_class][max(end - 2, 0)]
+
+    def decode(self) -> list[tuple[float, list[tuple[int, int]]]]:
+        """Best set of non-overlapping coding genes: [(score, CDS exons)], in locus coordinates."""
+        p = self.params
+        exon_prefix, intron_prefix, coding_prefix = self.exon_prefix, self.intron_prefix, self.coding_prefix
+        # Event order at one position: exon ends (donor), then the stop codon (a gene may end
+        # with it; it closes every open exon of its frame), then exon starts (acceptor, ATG).
+        DONOR, STOP, ACCEPTOR, START = range(4)
+        keys = np.concatenate([
+            self.donors * 8 + DONOR, self.stops * 8 + STOP, self.acceptors * 8 + ACCEPTOR, self.starts * 8 + START,
+        ])
+        values = np.concatenate([self.donor_score, np.zeros(len(self.stops)), self.acceptor_score, self.start_score])
+        stop_at = self.stop_at.tolist()
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order].tolist(), values[order].tolist()
+
+        # Open exons by frame class r = (exon start - entering phase) % 3; closed by a stop in r.
+        open_best = [NEG] * 3
+        open_node: list = [None] * 3
+        open_pending: list[deque] = [deque() for _ in range(3)]
+        # Introns awaiting an acceptor, by the phase they hand on.
+        intron_best = [NEG] * 3
+        intron_node: list = [None] * 3
+        intron_pending: list[deque] = [deque() for _ in range(3)]
+        gene_best, gene_node = 0.0, None  # best parse of everything left of here
+        gene_pending: deque = deque()
+        min_exon, min_intron, gap = p.min_exon, p.min_intron, p.min_gene_gap
+
+        def activate(pending: deque, best: list, nodes: list, index: int, now: int) -> None:
+            while pending and pending[0][0] <= now:
+                _, value, node = pending.popleft()
+                if value > best[index]:
+                    best[index], nodes[index] = value, node
+
+        # The hot loop of the decoder: one pass over candidate sites, constant work per site.
+        for key, site_score in zip(keys, values):
+            pos, kind = key >> 3, key & 7
+            if kind == DONOR:
+                for r in range(3):
+                    pending = open_pending[r]
+                    if pending and pending[0][0] <= pos:
+                        activate(pending, open_best, open_node, r, pos)
+                    if open_best[r] <= NEG:
+                        continue
+                    value = exon_prefix[pos] + coding_prefix[r][max(pos - 2, 0)] + open_best[r]
+                    phase = (pos - r) % 3
+                    node = (pos, open_node[r])
+                    intron_pending[phase].append(
+                        (pos + min_intron, value - intron_prefix[pos] + site_score - p.intron_penalty, node))
+            elif kind == STOP:
+                r = pos % 3
+                activate(open_pending[r], open_best, open_node, r, pos + 3)
+                if open_best[r] > NEG:
+                    end = pos + 3
+                    value = exon_prefix[end] + coding_prefix[r][max(pos - 2, 0)] + open_best[r]
+                    gene_pending.append((end + gap, value, (end, open_node[r], value)))
+                open_best[r], open_node[r] = NEG, None
+                open_pending[r].clear()
+            elif kind == ACCEPTOR:
+                for phase in range(3):
+                    pending = intron_pending[phase]
+                    if pending and pending[0][0] <= pos:
+                        activate(pending, intron_best, intron_node, phase, pos)
+                    if intron_best[phase] <= NEG or (phase == 0 and stop_at[pos]):
+                        continue  # (an exon whose first codon is a stop)
+                    value = intron_best[phase] + intron_prefix[pos] + site_score
+                    r = (pos - phase) % 3
+                    open_pending[r].append((pos + min_exon, value - exon_prefix[pos] - coding_prefix[r][pos],
+                                            (pos, intron_node[phase])))
+            elif kind == START:
+                while gene_pending and gene_pending[0][0] <= pos:
+                    _, value, node = gene_pending.popleft()
+                    if value > gene_best:
+                        gene_best, gene_node = value, node
+                r = pos % 3
+                value = gene_best - p.gene_penalty + site_score
+                open_pending[r].append((pos + min_exon, value - exon_prefix[pos] - coding_prefix[r][pos],
+                                        (pos, ("start", gene_node, gene_best))))
+        for _, value, node in gene_pending:
+            if value > gene_best:
+                gene_best, gene_node = value, node
+        return self._trace(gene_node)
+
+    @staticmethod
+    def _trace(node) -> list[tuple[float, list[tuple[int, int]]]]:
+        genes = []
+        while node is not None:
+            end, chain, total = node
+            boundaries = [end]
+            while chain[1][0] != "start":
+                boundaries.append(chain[0])  # exon start (acceptor)
+                chain = chain[1]
+                boundaries.append(chain[0])  # previous exon end (donor)
+                chain = chain[1]
+            boundaries.append(chain[0])  # start codon
+            _, previous, before = chain[1]
+            boundaries.reverse()
+            exons = list(zip(boundaries[0::2], boundaries[1::2]))
+            genes.append((total - before, exons))
+            node = previous
+        genes.reverse()
+        return genes
+
+
+def _spliced(codes: np.ndarray, exons: list[tuple[int, int]]) -> np.ndarray:
+    return np.concatenate([codes[s:e] for s, e in exons])
+
+
+def _coding_ok(codes: np.ndarray, cds: list[tuple[int, int]], min_cds: int) -> str | None:
+    """The protein if the spliced CDS is ATG…stop with no in-frame stop; None otherwise."""
+    spliced = _spliced(codes, cds)
+    if len(spliced) % 3 or len(spliced) < max(min_cds, 6):
+        return None
+    protein = translate(spliced)
+    if not protein.startswith("M") or not protein.endswith("*") or "*" in protein[:-1]:
+        return None
+    return protein[:-1]
+
+
+def _extend_utrs(cds: list[tuple[int, int]], p_exon: np.ndarray, low: int, high: int) -> list[tuple[int, int]]:
+    """Exons: the CDS exons with the first and last stretched while exon probability stays ≥ 0.5."""
+    first, last = cds[0][0], cds[-1][1]
+    below = np.flatnonzero(p_exon[low:first] < 0.5)
+    start = low + (below[-1] + 1 if len(below) else 0)
+    below = np.flatnonzero(p_exon[last:high] < 0.5)
+    end = last + (below[0] if len(below) else high - last)
+    exons = [list(e) for e in cds]
+    exons[0][0], exons[-1][1] = min(start, first), max(end, last)
+    return [tuple(e) for e in exons]
+
+
+def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, columns: Columns,
+                 params: GeneParameters) -> list[GeneModel]:
+    """Gene models of one locus; `seq` is upper-case ASCII, `probs` its (n, F) probabilities."""
+    n = len(seq)
+    candidates: list[tuple[float, str, list[tuple[int, int]], list[tuple[int, int]], str]] = []
+    p_exon = probs[:, columns.exon]
+    for strand in "+-":
+        oriented_seq = seq if strand == "+" else reverse_complement(seq)
+        oriented = probs if strand == "+" else probs[::-1]
+        codes = CODE[oriented_seq]
+        program = _Oriented(codes, oriented, columns, params)
+        for score, cds in program.decode():
+            # Intron penalties buy parsimony within a strand; across strands they would favour
+            # the strand with fewer introns, so they are given back before the strands compete.
+            score += params.intron_penalty * (len(cds) - 1)
+            protein = _coding_ok(codes, cds, params.min_cds)
+            if protein is None:
+                continue
+            if strand == "-":
+                cds = sorted((n - e, n - s) for s, e in cds)
+            candidates.append((score, strand, cds, [], protein))
+    # The two strands compete for space: best score first, no overlapping coding spans.
+    chosen: list[tuple[float, str, list, list, str]] = []
+    for candidate in sorted(candidates, key=lambda c: -c[0]):
+        s, e = candidate[2][0][0], candidate[2][-1][1]
+        if all(e <= c[2][0][0] or s >= c[2][-1][1] for c in chosen):
+            chosen.append(candidate)
+    chosen.sort(key=lambda c: c[2][0][0])
+    models = []
+    for i, (_, strand, cds, _, protein) in enumerate(chosen):
+        low = chosen[i - 1][2][-1][1] if i else 0
+        high = chosen[i + 1][2][0][0] if i + 1 < len(chosen) else n
+        exons = _extend_utrs(cds, p_exon, low, high)
+        score = float(np.mean(np.concatenate([p_exon[s:e] for s, e in exons])))
+        models.append(GeneModel(
+            record, strand, [(s + offset, e + offset) for s, e in exons], [(s + offset, e + offset) for s, e in cds],
+            "protein_coding", round(score, 3), protein,
+        ))
+    return models
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+class GeneDecoder:
+    """Streams Tracks of one segment at a time in; completed gene models come out in order."""
+
+    def __init__(self, columns: Columns, params: GeneParameters, fetch: Callable[[str, int, int], np.ndarray],
+                 quiet: int = 300, max_locus: int = 1_000_000, genic_level: float = 0.2,
+                 lncrna_level: float = 0.5, min_lncrna: int = 200) -> None:
+        self.columns, self.params, self.fetch = columns, params, fetch
+        self.quiet, self.max_locus, self.genic_level = quiet, max_locus, genic_level
+        self.lncrna_level, self.min_lncrna = lncrna_level, min_lncrna
+        wanted = [columns.exon, columns.intron, columns.gene, columns.lncrna, columns.donor, columns.acceptor]
+        self.keep = sorted({c for c in [*wanted, *columns.utrs] if c is not None})
+        self.local = Columns(*[None if c is None else self.keep.index(c) for c in wanted],
+                             tuple(self.keep.index(c) for c in columns.utrs))
+        self.record: str | None = None
+        self.start = 0
+        self.buffer: list[np.ndarray] = []
+        self.buffered = 0
+        self.quiet_run = 0  # low-signal bases at the end of the buffer
+        self.counts = {"protein_coding": 0, "lncRNA": 0}
+
+    def _genic(self, values: np.ndarray) -> np.ndarray:
+        c = self.local
+        signal = np.maximum(np.maximum(values[:, c.exon], values[:, c.intron]), values[:, c.gene])
+        if c.lncrna is not None:
+            signal = np.maximum(signal, values[:, c.lncrna])
+        return signal
+
+    def feed(self, track: Track) -> list[GeneModel]:
+        if self.record is not None and (track.record != self.record or track.start != self.start + self.buffered):
+            raise ValueError("tracks of a segment must be contiguous; call end_segment between segments")
+        if self.record is None:
+            self.record, self.start = track.record, track.start
+        values = track.values[:, self.keep]
+        self.buffer.append(values)
+        self.buffered += len(values)
+        low = self._genic(values) < self.genic_level
+        # Length of the low run ending at each base, carrying the run from the previous track.
+        index = np.arange(len(low))
+        last_high = np.maximum.accumulate(np.where(~low, index, -1))
+        run = np.where(last_high >= 0, index - last_high, index + 1 + self.quiet_run)
+        self.quiet_run = int(run[-1]) if len(run) else self.quiet_run
+        quiet_ends = np.flatnonzero(run >= self.quiet)
+        if len(quiet_ends):
+            cut = self.buffered - len(values) + int(quiet_ends[-1]) - self.quiet // 2
+            return self._decode_upto(cut)
+        if self.buffered > self.max_locus:
+            stacked = np.concatenate(self.buffer)
+            half = len(stacked) // 2
+            return self._decode_upto(half + int(np.argmin(self._genic(stacked[half:]))))
+        return []
+
+    def end_segment(self) -> list[GeneModel]:
+        out = self._decode_upto(self.buffered)
+        self.record, self.buffer, self.buffered, self.quiet_run = None, [], 0, 0
+        return out
+
+    def _decode_upto(self, cut: int) -> list[GeneModel]:
+        if cut <= 0 or not self.buffer:
+            return []
+        stacked = np.concatenate(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+        chunk, rest = stacked[:cut], stacked[cut:]
+        start = self.start
+        self.start += cut
+        self.buffered -= cut
+        self.buffer = [rest] if len(rest) else []
+        return self._decode_chunk(start, chunk)
+
+    def _decode_chunk(self, start: int, values: np.ndarray) -> list[GeneModel]:
+        genic = self._genic(values) >= self.genic_level
+        loci = []
+        for s, e in _runs(genic):
+            s, e = max(0, s - self.quiet // 2), min(len(values), e + self.quiet // 2)
+            if loci and s <= loci[-1][1]:
+                loci[-1] = (loci[-1][0], e)
+            else:
+                loci.append((s, e))
+        models: list[GeneModel] = []
+        for s, e in loci:
+            seq = self.fetch(self.record, start + s, start + e)
+            models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params)
+            models += self._lncrnas(start + s, values[s:e], models)
+        models.sort(key=lambda m: (m.start, m.end))
+        for m in models:
+            self.counts[m.biotype] += 1
+        return models
+
+    def _lncrnas(self, offset: int, values: np.ndarray, coding: list[GeneModel]) -> list[GeneModel]:
+        """Unspliced lncRNA genes where the lncRNA class is high and no coding gene lies."""
+        c = self.local
+        if c.lncrna is None:
+            return []
+        out = []
+        for s, e in _runs(values[:, c.lncrna] >= self.lncrna_level):
+            if e - s < self.min_lncrna:
+                continue
+            a, b = s + offset, e + offset
+            if any(m.start < b and m.end > a for m in coding):
+                continue
+            score = round(float(values[s:e, c.lncrna].mean()), 3)
+            out.append(GeneModel(self.record, ".", [(a, b)], [], "lncRNA", score))
+        return out

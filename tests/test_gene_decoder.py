@@ -1,0 +1,294 @@
+"""Gene-model decoding: synthetic genes with known structure, the splice and frame grammar,
+streaming, and the GFF3/protein outputs checked with genometools."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genoseg.fasta import Record, reverse_complement
+from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel, _coding_ok, decode_locus, translate
+from genoseg.gene_parameters import CODE, GeneParameters
+from genoseg.stitching import Track
+from genoseg.writers import GeneGff3Writer, ProteinWriter, TextOutput
+from tests.conftest import TINY_FEATURES
+
+RNG = np.random.default_rng(11)
+COLUMNS = Columns.of(TINY_FEATURES)
+F = {name: i for i, name in enumerate(TINY_FEATURES)}
+SENSE = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in ("TAA", "TAG", "TGA")]
+
+
+def _codons(n: int) -> str:
+    return "".join(RNG.choice(SENSE, n))
+
+
+def _intron(n: int) -> str:
+    # No AG inside and an A/T-rich body, so the only acceptor is the intended one.
+    body = "".join(RNG.choice(list("ATTC"), n - 4)).replace("AG", "AC")
+    return "GT" + body + "AG"
+
+
+def _intergenic(n: int) -> str:
+    return "".join(RNG.choice(list("ACGT"), n))
+
+
+def synthetic_gene(utr5: int = 40, utr3: int = 60) -> tuple[str, list[tuple[int, int]], list[tuple[int, int]]]:
+    """A three-exon coding gene: (sequence, exons, CDS), coordinates within the sequence."""
+    parts = [("utr", _intergenic(utr5).replace("ATG", "ACG")), ("cds", "ATG" + _codons(40) + "G"),
+             ("intron", _intron(120)), ("cds", "CA" + _codons(30)), ("intron", _intron(90)),
+             ("cds", _codons(25) + "TAA"), ("utr", _intergenic(utr3))]
+    seq, pos, exons, cds = "", 0, [], []
+    for kind, text in parts:
+        if kind != "intron":
+            if exons and exons[-1][1] == pos:
+                exons[-1] = (exons[-1][0], pos + len(text))
+            else:
+                exons.append((pos, pos + len(text)))
+        if kind == "cds":
+            cds.append((pos, pos + len(text)))
+        seq += text
+        pos += len(text)
+    # Adjacent UTR and CDS pieces are one exon; CDS pieces split only by introns.
+    return seq, exons, cds
+
+
+def probabilities(n: int, exons, introns, cds=None, lncrna=()) -> np.ndarray:
+    """Confident per-base probabilities for a known structure (what a good network gives)."""
+    probs = np.full((n, len(TINY_FEATURES)), 0.03, dtype=np.float32)
+    if exons:
+        probs[exons[0][0] : exons[-1][1], F["protein_coding_gene"]] = 0.95
+    for s, e in exons:
+        probs[s:e, F["exon"]] = 0.95
+    for s, e in introns:
+        probs[s:e, F["intron"]] = 0.95
+    if cds:
+        probs[exons[0][0] : cds[0][0], F["5UTR"]] = 0.9
+        probs[cds[-1][1] : exons[-1][1], F["3UTR"]] = 0.9
+    for s, e in lncrna:
+        probs[s:e, F["lncRNA"]] = 0.9
+        probs[s:e, F["exon"]] = 0.9
+    return probs
+
+
+def _shift(spans, by):
+    return [(s + by, e + by) for s, e in spans]
+
+
+def _introns(exons):
+    return [(a[1], b[0]) for a, b in zip(exons, exons[1:])]
+
+
+def test_known_gene_on_each_strand_decodes_exactly():
+    gene, exons, cds = synthetic_gene()
+    left, right = _intergenic(700), _intergenic(800)
+    for strand in "+-":
+        seq = left + (gene if strand == "+" else reverse_complement(np.frombuffer(gene.encode(), np.uint8)).tobytes().decode()) + right
+        n, g = len(seq), len(gene)
+        if strand == "+":
+            want_exons, want_cds = _shift(exons, len(left)), _shift(cds, len(left))
+        else:  # the reverse complement of [s, e) within the gene is [g - e, g - s)
+            want_exons = sorted(_shift([(g - e, g - s) for s, e in exons], len(left)))
+            want_cds = sorted(_shift([(g - e, g - s) for s, e in cds], len(left)))
+        probs = probabilities(n, want_exons, _introns(want_exons), want_cds)
+        models = decode_locus("chr1", 1000, np.frombuffer(seq.encode(), np.uint8), probs, COLUMNS, GeneParameters())
+        assert len(models) == 1, [(m.strand, m.cds) for m in models]
+        model = models[0]
+        assert model.strand == strand
+        assert model.cds == _shift(want_cds, 1000)
+        assert model.exons == _shift(want_exons, 1000)
+        assert model.protein.startswith("M") and "*" not in model.protein
+        assert len(model.protein) == sum(e - s for s, e in cds) // 3 - 1
+
+
+def test_non_canonical_splice_site_is_never_used():
+    gene, exons, cds = synthetic_gene()
+    left = _intergenic(500)
+    # Break the first intron's donor (GT → GA): the probabilities still say "intron here".
+    donor = len(left) + exons[0][1]
+    seq = left + gene + _intergenic(500)
+    seq = seq[: donor + 1] + "A" + seq[donor + 2 :]
+    want = _shift(exons, len(left))
+    probs = probabilities(len(seq), want, _introns(want), _shift(cds, len(left)))
+    models = decode_locus("chr1", 0, np.frombuffer(seq.encode(), np.uint8), probs, COLUMNS, GeneParameters())
+    codes = seq.encode()
+    for model in models:
+        for (a, b) in _introns(model.exons if model.biotype == "protein_coding" else []):
+            ends = (codes[a : a + 2], codes[b - 2 : b]) if model.strand == "+" else (codes[a : a + 2], codes[b - 2 : b])
+            assert ends in ((b"GT", b"AG"), (b"GC", b"AG")) if model.strand == "+" else ends in ((b"CT", b"AC"), (b"CT", b"GC"))
+        assert (donor, want[1][0]) not in _introns(model.exons)
+
+
+def test_orf_with_in_frame_stop_is_not_coding():
+    seq = "ATG" + _codons(60) + "TAA" + _codons(60) + "TGA"
+    codes = CODE[np.frombuffer(seq.encode(), np.uint8)]
+    assert _coding_ok(codes, [(0, len(seq))], min_cds=30) is None
+    assert _coding_ok(codes, [(0, 186)], min_cds=30) is not None  # ATG…TAA is a real ORF
+    # Stop split by an intron: TA | intron | A is still an in-frame stop once spliced.
+    split = "ATG" + _codons(20) + "TA" + _intron(80) + "A" + _codons(20) + "TGA"
+    codes = CODE[np.frombuffer(split.encode(), np.uint8)]
+    first = (0, 3 + 60 + 2)
+    second = (first[1] + 80, len(split))
+    assert _coding_ok(codes, [first, second], min_cds=30) is None
+    # The decoder, told the whole stretch is one exon, does not call it one coding gene.
+    flank = _intergenic(400)
+    full = flank + seq + flank
+    probs = probabilities(len(full), [(400, 400 + len(seq))], [])
+    models = decode_locus("chr1", 0, np.frombuffer(full.encode(), np.uint8), probs, COLUMNS, GeneParameters())
+    assert all(m.cds != [(400, 400 + len(seq))] for m in models)
+    assert all("*" not in m.protein for m in models)
+
+
+def test_translate_standard_code():
+    codes = CODE[np.frombuffer(b"ATGTGGTAA", np.uint8)]
+    assert translate(codes) == "MW*"
+
+
+def _genome_with_genes(count: int, gap: int = 2000):
+    seq, exons_all, introns_all, cds_all = "", [], [], []
+    for _ in range(count):
+        seq += _intergenic(gap)
+        gene, exons, cds = synthetic_gene()
+        exons_all += _shift(exons, len(seq))
+        introns_all += _shift(_introns(exons), len(seq))
+        cds_all.append(_shift(cds, len(seq)))
+        seq += gene
+    seq += _intergenic(gap)
+    probs = np.full((len(seq), len(TINY_FEATURES)), 0.03, dtype=np.float32)
+    for cds in cds_all:
+        gene_exons = [e for e in exons_all if cds[0][0] - 100 <= e[0] < cds[-1][1] + 100]
+        probs[gene_exons[0][0] : gene_exons[-1][1], F["protein_coding_gene"]] = 0.95
+        probs[gene_exons[0][0] : cds[0][0], F["5UTR"]] = 0.9
+        probs[cds[-1][1] : gene_exons[-1][1], F["3UTR"]] = 0.9
+    for s, e in exons_all:
+        probs[s:e, F["exon"]] = 0.95
+    for s, e in introns_all:
+        probs[s:e, F["intron"]] = 0.95
+    return seq, probs, cds_all
+
+
+def _stream(seq: str, probs: np.ndarray, chunk: int, record: str = "chr1"):
+    array = np.frombuffer(seq.encode(), np.uint8)
+    decoder = GeneDecoder(COLUMNS, GeneParameters(), lambda r, s, e: array[s:e], max_locus=50_000)
+    models, peak = [], 0
+    for start in range(0, len(seq), chunk):
+        models += decoder.feed(Track(record, start, probs[start : start + chunk]))
+        peak = max(peak, decoder.buffered)
+    models += decoder.end_segment()
+    return models, peak
+
+
+def test_streaming_is_chunk_invariant_and_bounded():
+    seq, probs, cds_all = _genome_with_genes(12)
+    small, peak_small = _stream(seq, probs, 997)
+    large, _ = _stream(seq, probs, 65_536)
+    assert [(m.strand, m.exons, m.cds) for m in small] == [(m.strand, m.exons, m.cds) for m in large]
+    assert [m.cds for m in small if m.biotype == "protein_coding"] == cds_all
+    # Only the current locus is held: a few kb, not the 30 kb record.
+    assert peak_small < 5_000 < len(seq)
+
+
+def test_a_locus_without_quiet_stretches_is_cut_at_max_locus():
+    n = 120_000
+    probs = np.full((n, len(TINY_FEATURES)), 0.6, dtype=np.float32)  # "genic" everywhere
+    seq = _intergenic(n)
+    array = np.frombuffer(seq.encode(), np.uint8)
+    decoder = GeneDecoder(COLUMNS, GeneParameters(), lambda r, s, e: array[s:e], max_locus=20_000)
+    peak = 0
+    for start in range(0, n, 4096):
+        decoder.feed(Track("chr1", start, probs[start : start + 4096]))
+        peak = max(peak, decoder.buffered)
+    decoder.end_segment()
+    assert peak <= 20_000 + 4096
+
+
+def test_lncrna_gene_where_lncrna_class_is_high():
+    seq = _intergenic(3000)
+    probs = probabilities(len(seq), [], [], lncrna=[(1000, 1800)])
+    array = np.frombuffer(seq.encode(), np.uint8)
+    decoder = GeneDecoder(COLUMNS, GeneParameters(), lambda r, s, e: array[s:e])
+    models = decoder.feed(Track("chr1", 0, probs)) + decoder.end_segment()
+    lnc = [m for m in models if m.biotype == "lncRNA"]
+    assert [(m.exons, m.cds) for m in lnc] == [([(1000, 1800)], [])]
+
+
+gt = pytest.mark.skipif(shutil.which("gt") is None, reason="genometools (gt) is not installed")
+
+
+@gt
+def test_gff3_validates_is_tidy_and_ids_are_unique(tmp_path):
+    records = [Record("chr1", 40_000), Record("chr2", 40_000)]
+    models = []
+    for record in ("chr1", "chr2"):
+        seq, probs, _ = _genome_with_genes(4)
+        array = np.frombuffer(seq.encode(), np.uint8)
+        decoder = GeneDecoder(COLUMNS, GeneParameters(), lambda r, s, e: array[s:e])
+        for start in range(0, len(seq), 3000):  # many windows' worth of tracks
+            models += decoder.feed(Track(record, start, probs[start : start + 3000]))
+        models += decoder.end_segment()
+    models.append(GeneModel("chr2", ".", [(30_000, 31_000)], [], "lncRNA", 0.8))
+    path, faa = tmp_path / "genes.gff3", tmp_path / "proteins.faa"
+    out, proteins_out = TextOutput(path), TextOutput(faa)
+    writer, proteins = GeneGff3Writer(out, records, {"genoseg": "test"}), ProteinWriter(proteins_out)
+    for model in models:
+        proteins.write(model, writer.write(model))
+    for handle in (out, proteins_out):
+        handle.finish()
+        handle.publish()
+    check = subprocess.run(["gt", "gff3validator", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    tidy = subprocess.run(["gt", "gff3", "-tidy", "-retainids", str(path)], capture_output=True, text=True)
+    assert tidy.returncode == 0 and tidy.stderr == "", tidy.stderr
+    assert tidy.stdout == path.read_text()
+    lines = [line.split("\t") for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    ids = [dict(kv.split("=") for kv in cols[8].split(";"))["ID"] for cols in lines if cols[2] != "CDS"]
+    assert len(ids) == len(set(ids))
+    kinds = [cols[2] for cols in lines]
+    assert kinds.count("gene") == 8 and kinds.count("ncRNA_gene") == 1 and kinds.count("lnc_RNA") == 1
+    assert {"five_prime_UTR", "three_prime_UTR", "CDS", "exon", "mRNA"} <= set(kinds)
+    # CDS phases: the first CDS (in transcript order) has phase 0; phases add up with lengths.
+    names = [line for line in faa.read_text().splitlines() if line.startswith(">")]
+    assert len(names) == 8 and names[0].startswith(">gene1.t1 gene=gene1 chr1:")
+    assert all(seq.startswith("M") for seq in faa.read_text().split(">")[1:] for seq in [seq.split("\n", 1)[1]])
+
+
+def test_proteins_match_the_genome(tmp_path):
+    seq, probs, cds_all = _genome_with_genes(3)
+    models, _ = _stream(seq, probs, 4096)
+    for model in models:
+        spliced = "".join(seq[s:e] for s, e in model.cds)
+        if model.strand == "-":
+            spliced = reverse_complement(np.frombuffer(spliced.encode(), np.uint8)).tobytes().decode()
+        assert translate(CODE[np.frombuffer(spliced.encode(), np.uint8)]) == model.protein + "*"
+
+
+def test_parameters_round_trip(tmp_path):
+    params = GeneParameters(min_intron=70)
+    params.save(tmp_path / "p.json")
+    assert GeneParameters.load(tmp_path / "p.json") == params
+    bundled = Path(__file__).parents[1] / "src" / "genoseg" / "models" / "default" / "gene_model.json"
+    loaded = GeneParameters.load(bundled)
+    assert loaded.donor is not None and len(loaded.hexamer) == 4096
+
+
+def test_cli_gene_model_options(tmp_path, tiny_model_dir):
+    from click.testing import CliRunner
+
+    from genoseg.cli import main
+
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">c\n" + _intergenic(3000) + "\n")
+    runner = CliRunner()
+    bad = runner.invoke(main, ["annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(tmp_path / "o"), "-q",
+                               "--no-gene-models", "--proteins", str(tmp_path / "p.faa")])
+    assert bad.exit_code != 0 and "--proteins needs gene models" in bad.output
+    assert not (tmp_path / "o" / "g.genes.gff3").exists()
+    streamed = runner.invoke(main, ["annotate", str(fasta), "-m", str(tiny_model_dir), "-o", "-", "-q",
+                                    "--format", "genes", "--min-intron", "30"])
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.output.startswith("##gff-version 3\n##sequence-region   c 1 3000\n")
+    missing = runner.invoke(main, ["annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(tmp_path / "o2"), "-q",
+                                   "--gene-parameters", str(tmp_path / "none.json")])
+    assert missing.exit_code != 0 and "none.json" in missing.output

@@ -61,6 +61,8 @@ class AnnotateOptions:
     proteins: str | None = None  # FASTA of translated gene models
     min_intron: int | None = None
     min_exon: int | None = None
+    shard: tuple[int, int] | None = None  # (i, N), 1-based: this job's part of the genome
+    min_contig_length: int = 0  # whole records shorter than this are skipped
 
 
 @dataclass
@@ -134,6 +136,40 @@ def plan_targets(reader: FastaReader, regions: list[str], contigs: list[str]) ->
         segments = [s for s in reader.segments(record.name) if s.start < end and s.end > start]
         out.append(Target(record, start, end, segments, whole))
     return out
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`i/N` with 1 <= i <= N (a SLURM array run as --array=1-N)."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise UsageError(f"--shard {text}: expected I/N, such as 3/10") from None
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise UsageError(f"--shard {text}: need 1 <= I <= N (shards are numbered from 1)")
+    return i, n
+
+
+def select_shard(targets: list[Target], shard: tuple[int, int]) -> list[Target]:
+    """Shard i of N: contiguous N-free segments in genome order, balanced by bases.
+
+    A segment belongs to the shard where the midpoint of its bases falls on the genome's
+    cumulative base axis, so shards 1..N cover every annotated base exactly once, depend only
+    on the input and the options, and never split a segment (its windows and their blending stay
+    exactly those of a single run).
+    """
+    i, n = shard
+    # Short segments (never annotated) are placed too, so each is counted as skipped exactly once.
+    spans = [(t, seg, min(seg.end, t.end) - max(seg.start, t.start)) for t in targets for seg in t.segments]
+    total = sum(length for _, _, length in spans)
+    chosen: dict[int, list] = {}
+    position = 0
+    for target, segment, length in spans:
+        middle = position + length / 2
+        position += length
+        if total and min(int(middle * n / total), n - 1) == i - 1:
+            chosen.setdefault(id(target), []).append(segment)
+    return [Target(t.record, t.start, t.end, chosen[id(t)], t.whole) for t in targets if id(t) in chosen]
 
 
 def load_gene_parameters(options: AnnotateOptions, model_name: str) -> GeneParameters:
@@ -326,8 +362,17 @@ def annotate(
 
     with FastaReader(options.fasta) as reader:
         targets = plan_targets(reader, options.regions, options.contigs)
+        tiny = [t for t in targets if t.whole and t.record.length < options.min_contig_length]
+        targets = [t for t in targets if not (t.whole and t.record.length < options.min_contig_length)]
+        n_bases = sum(t.end - t.start for t in targets) - sum(
+            min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments)
+        if options.shard:
+            targets = select_shard(targets, options.shard)
+            # N runs belong to no segment; shard 1 reports them so that shards sum to a single run.
+            n_bases = n_bases if options.shard[0] == 1 else 0
+            tiny = tiny if options.shard[0] == 1 else []
         kept = [(t, s) for t in targets for s in t.segments if s.length >= options.min_segment_length]
-        bases_total = sum(t.end - t.start for t in targets)
+        bases_total = sum(min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments) + n_bases
         bases_to_do = sum(min(s.end, t.end) - max(s.start, t.start) for t, s in kept)
         short = [(t, s) for t in targets for s in t.segments if s.length < options.min_segment_length]
         summary: dict = {
@@ -343,7 +388,10 @@ def annotate(
             "records": len(targets),
             "bases_in_scope": bases_total,
             "bases_annotated": 0,
-            "bases_skipped_n": bases_total - sum(min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments),
+            "bases_skipped_n": n_bases,
+            "shard": list(options.shard) if options.shard else None,
+            "records_skipped_short": len(tiny),
+            "bases_skipped_short_records": sum(t.record.length for t in tiny),
             "segments_skipped_short": len(short),
             "bases_skipped_short": sum(min(s.end, t.end) - max(s.start, t.start) for t, s in short),
         }

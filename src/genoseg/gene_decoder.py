@@ -296,7 +296,7 @@ def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, c
                  params: GeneParameters) -> list[GeneModel]:
     """Gene models of one locus; `seq` is upper-case ASCII, `probs` its (n, F) probabilities."""
     n = len(seq)
-    candidates: list[tuple[float, str, list[tuple[int, int]], list[tuple[int, int]], str]] = []
+    candidates: list[tuple[float, str, list[tuple[int, int]], str]] = []  # score, strand, CDS, protein
     p_exon = probs[:, columns.exon]
     for strand in "+-":
         oriented_seq = seq if strand == "+" else reverse_complement(seq)
@@ -312,16 +312,16 @@ def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, c
                 continue
             if strand == "-":
                 cds = sorted((n - e, n - s) for s, e in cds)
-            candidates.append((score, strand, cds, [], protein))
+            candidates.append((score, strand, cds, protein))
     # The two strands compete for space: best score first, no overlapping coding spans.
-    chosen: list[tuple[float, str, list, list, str]] = []
+    chosen: list[tuple[float, str, list[tuple[int, int]], str]] = []
     for candidate in sorted(candidates, key=lambda c: -c[0]):
         s, e = candidate[2][0][0], candidate[2][-1][1]
         if all(e <= c[2][0][0] or s >= c[2][-1][1] for c in chosen):
             chosen.append(candidate)
     chosen.sort(key=lambda c: c[2][0][0])
     models = []
-    for i, (_, strand, cds, _, protein) in enumerate(chosen):
+    for i, (_, strand, cds, protein) in enumerate(chosen):
         low = chosen[i - 1][2][-1][1] if i else 0
         high = chosen[i + 1][2][0][0] if i + 1 < len(chosen) else n
         exons = _extend_utrs(cds, p_exon, low, high)

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from genoseg.fasta import reverse_complement
-from genoseg.gene_parameters import CODE, GeneParameters, hexamer_index
+from genoseg.gene_parameters import CODE, GeneParameters, find_motif, hexamer_index, spliced
 from genoseg.stitching import Track
 
 CODON_TABLE = {
@@ -89,14 +89,6 @@ def translate(codes: np.ndarray) -> str:
     return "".join(CODON_TABLE.get(text[i : i + 3], "X") for i in range(0, len(text) - 2, 3))
 
 
-def _motif(codes: np.ndarray, motif: str, end: int) -> np.ndarray:
-    """Positions p < end where `motif` starts."""
-    hits = np.ones(max(end, 0), dtype=bool)
-    for k, base in enumerate(motif):
-        hits &= codes[k : k + len(hits)] == "ACGT".index(base)
-    return np.flatnonzero(hits)
-
-
 def _network_site(probs: np.ndarray | None, positions: np.ndarray, span: tuple[int, int]) -> np.ndarray:
     """log-odds of the network's splice-site class at each candidate, against its locus median."""
     if probs is None or not len(positions):
@@ -111,9 +103,8 @@ class _Oriented:
     """The dynamic program for genes on the forward strand of one locus."""
 
     def __init__(self, codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters) -> None:
-        self.codes, self.params = codes, params
+        self.params = params
         n = len(codes)
-        self.n = n
         p_exon = probs[:, columns.exon].astype(np.float64)
         p_intron = probs[:, columns.intron].astype(np.float64)
         p_gene = probs[:, columns.gene].astype(np.float64)
@@ -135,7 +126,7 @@ class _Oriented:
         donor_probs = probs[:, columns.donor] if columns.donor is not None else None
         acceptor_probs = probs[:, columns.acceptor] if columns.acceptor is not None else None
 
-        gt, gc = _motif(codes, "GT", n - 1), _motif(codes, "GC", n - 1)
+        gt, gc = find_motif(codes, "GT"), find_motif(codes, "GC")
         self.donors = np.sort(np.concatenate([gt, gc]))
         self.donors = self.donors[self.donors >= 1]
         if params.donor is not None:
@@ -146,21 +137,18 @@ class _Oriented:
         else:
             donor_score = np.where(np.isin(self.donors, gc), -3.0, 0.0)
         self.donor_score = donor_score + site * _network_site(donor_probs, self.donors, (0, 2))
-        self.acceptors = _motif(codes, "AG", n - 1) + 2
+        self.acceptors = find_motif(codes, "AG") + 2
         acceptor_score = 0.0
         if params.acceptor is not None:
             pwm = params.acceptor.score(codes, self.acceptors)
             self.acceptors, pwm = self.acceptors[pwm >= params.acceptor_floor], pwm[pwm >= params.acceptor_floor]
             acceptor_score = signal * pwm
         self.acceptor_score = acceptor_score + site * _network_site(acceptor_probs, self.acceptors, (-2, 0))
-        self.starts = _motif(codes, "ATG", n - 2)
+        self.starts = find_motif(codes, "ATG")
         self.start_score = signal * params.start.score(codes, self.starts) if params.start is not None else np.zeros(len(self.starts))
-        self.stops = np.sort(np.concatenate([_motif(codes, s, n - 2) for s in STOP_CODONS]))
+        self.stops = np.sort(np.concatenate([find_motif(codes, s) for s in STOP_CODONS]))
         self.stop_at = np.zeros(n + 1, dtype=bool)
         self.stop_at[self.stops] = True
-
-    def _exon_end_value(self, end: int, frame_class: int) -> float:
-        return self.exon_prefix[end] + self.coding_prefix[frame_class][max(end - 2, 0)]
 
     def decode(self) -> list[tuple[float, list[tuple[int, int]]]]:
         """Best set of non-overlapping coding genes: [(score, CDS exons)], in locus coordinates."""
@@ -265,16 +253,12 @@ class _Oriented:
         return genes
 
 
-def _spliced(codes: np.ndarray, exons: list[tuple[int, int]]) -> np.ndarray:
-    return np.concatenate([codes[s:e] for s, e in exons])
-
-
 def _coding_ok(codes: np.ndarray, cds: list[tuple[int, int]], min_cds: int) -> str | None:
     """The protein if the spliced CDS is ATG…stop with no in-frame stop; None otherwise."""
-    spliced = _spliced(codes, cds)
-    if len(spliced) % 3 or len(spliced) < max(min_cds, 6):
+    coding = spliced(codes, cds)
+    if len(coding) % 3 or len(coding) < max(min_cds, 6):
         return None
-    protein = translate(spliced)
+    protein = translate(coding)
     if not protein.startswith("M") or not protein.endswith("*") or "*" in protein[:-1]:
         return None
     return protein[:-1]

@@ -125,11 +125,17 @@ def _pwm(codes: np.ndarray, true_sites: np.ndarray, decoys: np.ndarray, offset: 
     return Pwm(offset, np.round(log_odds, 4).tolist())
 
 
-def _find(codes: np.ndarray, motif: str) -> np.ndarray:
-    hits = np.ones(len(codes) - len(motif) + 1, dtype=bool)
+def find_motif(codes: np.ndarray, motif: str) -> np.ndarray:
+    """Positions where `motif` (ACGT text) starts in a 0..4 code array."""
+    hits = np.ones(max(len(codes) - len(motif) + 1, 0), dtype=bool)
     for k, base in enumerate(motif):
-        hits &= codes[k : len(codes) - len(motif) + 1 + k] == "ACGT".index(base)
+        hits &= codes[k : k + len(hits)] == "ACGT".index(base)
     return np.flatnonzero(hits)
+
+
+def spliced(codes: np.ndarray, pieces: list[tuple[int, int]]) -> np.ndarray:
+    """The pieces [start, end) of `codes` joined in order (a transcript's CDS, say)."""
+    return np.concatenate([codes[s:e] for s, e in pieces])
 
 
 def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float = 5.0) -> float:
@@ -159,9 +165,9 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         base = 0
         for span in spans:
             end = span.end if span.end is not None else lengths[span.record]
-            forward = CODE[reader.fetch(span.record, span.start, end)]
+            bases = reader.fetch(span.record, span.start, end)
+            forward, backward = CODE[bases], CODE[reverse_complement(bases)]
             n = len(forward)
-            backward = CODE[reverse_complement(reader.fetch(span.record, span.start, end))]
             genes_seen: set[str] = set()
             transcripts = sorted(
                 (t for t in annotation.on(span.record)
@@ -188,8 +194,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                     starts_true.append(base + cds[0][0])
                     for s, e in cds:
                         in_cds[s:e] = True
-                    spliced = np.concatenate([codes[s:e] for s, e in cds])
-                    frame = hexamer_index(spliced)[0::3]
+                    frame = hexamer_index(spliced(codes, cds))[0::3]
                     coding_counts += np.bincount(frame, minlength=4097)
                 index = hexamer_index(codes)
                 background_counts += np.bincount(index[~in_cds], minlength=4097)
@@ -197,7 +202,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                 # what tells a real site from the many look-alikes the decoder will meet.
                 for motif, shift, decoys in (("GT", 0, donors_decoy), ("GC", 0, donors_decoy),
                                              ("AG", 2, acceptors_decoy), ("ATG", 0, starts_decoy)):
-                    hits = _find(codes, motif) + shift
+                    hits = find_motif(codes, motif) + shift
                     decoys.extend((base + hits[genic[np.clip(hits, 0, n - 1)]]).tolist())
                 chunks.append(codes)
                 base += n

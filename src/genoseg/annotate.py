@@ -366,6 +366,7 @@ def annotate(
         targets = [t for t in targets if not (t.whole and t.record.length < options.min_contig_length)]
         n_bases = sum(t.end - t.start for t in targets) - sum(
             min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments)
+        records_total = len(targets)
         if options.shard:
             targets = select_shard(targets, options.shard)
             # N runs belong to no segment; shard 1 reports them so that shards sum to a single run.
@@ -385,11 +386,12 @@ def annotate(
             "overlap": overlap,
             "thresholds": thresholds,
             "device": str(device),
-            "records": len(targets),
+            "records": records_total,
             "bases_in_scope": bases_total,
             "bases_annotated": 0,
             "bases_skipped_n": n_bases,
             "shard": list(options.shard) if options.shard else None,
+            **({"records_in_shard": len(targets)} if options.shard else {}),
             "records_skipped_short": len(tiny),
             "bases_skipped_short_records": sum(t.record.length for t in tiny),
             "segments_skipped_short": len(short),
@@ -413,6 +415,8 @@ def annotate(
             options = replace(options, gene_models=False)
         else:
             summary["gene_parameters"] = decoder.params.notes or "neutral (no fitted gene_model.json)"
+            if options.proteins:
+                summary["proteins_file"] = str(Path(options.proteins).resolve())
         outputs = Outputs(options, reader.records, features, header)
         caller = IntervalCaller(features, thresholds, options.min_length)
         decode_seconds = 0.0

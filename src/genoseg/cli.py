@@ -158,6 +158,27 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
 
 
 @main.command(cls=GenosegCommand)
+@click.argument("shards", nargs=-1, type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the merged run.")
+@click.option("--proteins", type=click.Path(dir_okay=False), default=None,
+              help="Also merge the shards' protein FASTA files (each shard annotated with --proteins) into this file.")
+def merge(shards, output, proteins) -> None:
+    """Combine the output directories of `annotate --shard I/N` runs into the files a single run writes.
+
+    Every shard 1..N of one run must be given (in any order); gene and interval IDs are numbered
+    across the genome as in a single run, and run.json sums the shards' counts.
+
+    \b
+    Example:
+      genoseg merge shards/*/ -o genome_out/ --proteins genome_out/proteins.faa
+    """
+    from genoseg.merge import merge_shards
+
+    summary = merge_shards(list(shards), output, proteins)
+    click.echo(f"merged {len(summary['merged_from'])} shards, {summary['bases_annotated']:,} bases, into {output}", err=True)
+
+
+@main.command(cls=GenosegCommand)
 @click.option("--fasta", required=True, type=click.Path(dir_okay=False), help="Genome FASTA (plain, gzip or bgzip).")
 @click.option("--annotation", required=True, type=click.Path(dir_okay=False), help="Reference GFF3 or GTF (plain or gzip).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Model directory to write.")

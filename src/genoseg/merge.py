@@ -1,0 +1,324 @@
+"""`genoseg merge`: the output directories of shards (or of resume units) → the files one run writes.
+
+Parts hold whole N-free segments in genome order, so every file is the concatenation of the
+parts' bodies under the first part's header. Only identifiers need care: each part numbers its
+intervals (`exon_1`, …) and genes (`gene1`, …) from one, and a single run numbers them across the
+genome, so each part's numbers are shifted by the counts of the parts before it. bigWig values
+are copied as stored (float32), so merged tracks equal a single run's exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from genoseg.errors import GenosegError, UsageError
+from genoseg.writers import AtomicFile, TextOutput, safe_name
+
+# Fields that add up across parts; everything else describes the run and must agree.
+ADDITIVE = (
+    "bases_in_scope", "bases_annotated", "bases_skipped_n", "records_skipped_short", "bases_skipped_short_records",
+    "segments_skipped_short", "bases_skipped_short",
+)
+TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds")
+# Options that may differ between the parts of one run without changing a single output byte.
+FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "batch_size", "resume")
+BIGWIG_CHUNK = 1 << 22
+
+_INTERVAL_ID = re.compile(r"ID=(.*)_(\d+)$")
+_GENE_ID = re.compile(r"\bgene(\d+)")
+
+
+@dataclass
+class Part:
+    directory: Path
+    summary: dict
+    stem: str
+    proteins: Path | None  # the part's protein FASTA, when it wrote one
+
+    def path(self, suffix: str) -> Path:
+        return self.directory / f"{self.stem}{suffix}"
+
+
+def read_part(directory: str | Path) -> Part:
+    from genoseg.annotate import output_stem
+
+    directory = Path(directory)
+    run = directory / "run.json"
+    if not run.is_file():
+        raise GenosegError(f"{directory}: no run.json; not a finished `genoseg annotate` output directory")
+    try:
+        summary = json.loads(run.read_text())
+        stem = output_stem(summary["input"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GenosegError(f"{run}: not a genoseg run summary ({exc})") from None
+    proteins = summary.get("proteins_file")
+    return Part(directory, summary, stem, Path(proteins) if proteins else None)
+
+
+def _run_identity(summary: dict) -> dict:
+    options = {k: v for k, v in summary.get("options", {}).items() if k not in FREE_OPTIONS}
+    same = {k: summary.get(k) for k in ("genoseg_version", "model", "model_features", "input", "window", "overlap",
+                                         "thresholds", "gene_parameters")}
+    return {**same, "options": options}
+
+
+def order_shards(parts: list[Part]) -> list[Part]:
+    """Shards 1..N of one run, in order; anything else is refused with the reason."""
+    first = parts[0]
+    if not first.summary.get("shard"):
+        raise UsageError(f"{first.directory}: not a shard (annotated without --shard)")
+    count = first.summary["shard"][1]
+    by_index: dict[int, Part] = {}
+    identity = _run_identity(first.summary)
+    for part in parts:
+        shard = part.summary.get("shard")
+        if not shard:
+            raise UsageError(f"{part.directory}: not a shard (annotated without --shard)")
+        if shard[1] != count:
+            raise UsageError(f"{part.directory}: shard {shard[0]}/{shard[1]} is not one of {count} like {first.directory}")
+        if shard[0] in by_index:
+            raise UsageError(f"{part.directory}: shard {shard[0]}/{count} is also in {by_index[shard[0]].directory}")
+        other = _run_identity(part.summary)
+        if other != identity:
+            key = next(k for k in identity if identity[k] != other[k])
+            if key == "options":
+                key = next(k for k in {**identity[key], **other[key]} if identity[key].get(k) != other[key].get(k))
+            raise UsageError(f"{part.directory}: annotated with a different {key} than {first.directory}; "
+                             "shards of one run must share the input, the model and every option but --shard")
+        by_index[shard[0]] = part
+    missing = [i for i in range(1, count + 1) if i not in by_index]
+    if missing:
+        raise UsageError(f"shard {missing[0]}/{count} is missing (merge needs every shard of the run)")
+    return [by_index[i] for i in range(1, count + 1)]
+
+
+def _read_header(path: Path) -> list[str]:
+    """The genoseg GFF3 header: the lines up to and including the `# genoseg=` comment."""
+    header: list[str] = []
+    with open(path) as handle:
+        for line in handle:
+            header.append(line)
+            if line.startswith("# genoseg="):
+                return header
+    raise GenosegError(f"{path}: no genoseg header; not a file written by genoseg annotate")
+
+
+def _body(path: Path) -> Iterator[str]:
+    """The feature lines after the header."""
+    with open(path) as handle:
+        for line in handle:
+            if line.startswith("# genoseg="):
+                break
+        yield from handle
+
+
+def _renumber_intervals(line: str, offsets: dict[str, int], seen: dict[str, int]) -> str:
+    columns = line.split("\t", 8)
+    attrs = columns[8].split(";", 1)
+    match = _INTERVAL_ID.match(attrs[0])
+    if match is None:
+        raise GenosegError(f"unexpected GFF3 line in a genoseg part: {line.strip()[:120]}")
+    key, number = match.group(1), int(match.group(2))
+    seen[key] = max(seen.get(key, 0), number)
+    if not offsets.get(key):
+        return line
+    attrs[0] = f"ID={key}_{number + offsets[key]}"
+    columns[8] = ";".join(attrs)
+    return "\t".join(columns)
+
+
+def _shift_genes(text: str, offset: int, seen: list[int]) -> str:
+    def shift(match: re.Match) -> str:
+        number = int(match.group(1))
+        seen[0] = max(seen[0], number)
+        return f"gene{number + offset}"
+
+    return _GENE_ID.sub(shift, text)
+
+
+def _renumber_gene_line(line: str, offset: int, seen: list[int]) -> str:
+    if line.startswith("#"):
+        return line
+    columns = line.split("\t", 8)
+    columns[8] = _shift_genes(columns[8], offset, seen)
+    return "\t".join(columns)
+
+
+def _renumber_protein_line(line: str, offset: int, seen: list[int]) -> str:
+    if not line.startswith(">"):
+        return line
+    # Only the ID and gene= fields: the location after them names a record, which may contain "gene7".
+    name, gene, rest = (line[1:].split(" ", 2) + ["", ""])[:3]
+    return f">{_shift_genes(name, offset, seen)} {_shift_genes(gene, offset, seen)} {rest}".rstrip(" \n") + "\n"
+
+
+def _sequence_regions(header: list[str]) -> list[tuple[str, int]]:
+    records = []
+    for line in header:
+        if line.startswith("##sequence-region"):
+            name, _start, end = line.split()[1:4]
+            records.append((name, int(end)))
+    return records
+
+
+def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[str, int]]):
+    import pyBigWig
+
+    from genoseg.bigwig import BigWigWriter
+
+    writer = BigWigWriter(target.tmp, records)
+    handles = [pyBigWig.open(str(path)) for path in sources]
+    try:
+        for name, length in records:
+            for handle in handles:
+                if name not in handle.chroms():
+                    continue
+                for lo in range(0, length, BIGWIG_CHUNK):
+                    hi = min(length, lo + BIGWIG_CHUNK)
+                    values = handle.values(name, lo, hi, numpy=True)
+                    covered = ~np.isnan(values)
+                    if not covered.any():
+                        continue
+                    # Runs of covered bases: where coverage switches on and off.
+                    edges = np.flatnonzero(np.diff(np.concatenate([[False], covered, [False]]).astype(np.int8)))
+                    for start, end in zip(edges[::2], edges[1::2]):
+                        writer.add(name, lo + int(start), values[start:end])
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        for handle in handles:
+            handle.close()
+    return writer
+
+
+def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: dict) -> dict:
+    """Write the files of one run from `parts` (in genome order) into `output`; returns run.json's content."""
+    first = parts[0]
+    stem = first.stem
+    output.mkdir(parents=True, exist_ok=True)
+    texts: list[TextOutput] = []
+    bigwigs: list[tuple[AtomicFile, object]] = []
+    try:
+        gff3 = first.path(".gff3")
+        header = _read_header(gff3)
+        records = _sequence_regions(header)
+        out = TextOutput(output / gff3.name)
+        texts.append(out)
+        out.write("".join(header))
+        offsets: dict[str, int] = {}
+        for part in parts:
+            seen: dict[str, int] = {}
+            for line in _body(part.path(".gff3")):
+                out.write(_renumber_intervals(line, offsets, seen))
+            for key, count in seen.items():
+                offsets[key] = offsets.get(key, 0) + count
+        bed = first.path(".bed")
+        if bed.is_file():
+            out = TextOutput(output / bed.name)
+            texts.append(out)
+            for i, part in enumerate(parts):
+                with open(part.path(".bed")) as handle:
+                    for line in handle:
+                        if i == 0 or not line.startswith("track "):
+                            out.write(line)
+        genes = first.path(".genes.gff3")
+        if genes.is_file():
+            out = TextOutput(output / genes.name)
+            texts.append(out)
+            out.write("".join(_read_header(genes)))
+            offset = 0
+            protein_out = None
+            if proteins:
+                protein_out = TextOutput(Path(proteins))
+                texts.append(protein_out)
+            for part in parts:
+                seen = [0]
+                for line in _body(part.path(".genes.gff3")):
+                    out.write(_renumber_gene_line(line, offset, seen))
+                if protein_out is not None:
+                    if part.proteins is None or not part.proteins.is_file():
+                        raise UsageError(f"{part.directory}: wrote no proteins (annotate it with --proteins)")
+                    with open(part.proteins) as handle:
+                        for line in handle:
+                            protein_out.write(_renumber_protein_line(line, offset, seen))
+                offset += seen[0]
+        elif proteins:
+            raise UsageError(f"{first.directory}: has no gene models, so there are no proteins to merge")
+        if summary["options"].get("bigwig", True):
+            for feature in summary["model_features"]:
+                suffix = f".{safe_name(feature)}.bw"
+                target = AtomicFile(output / f"{stem}{suffix}")
+                bigwigs.append((target, _copy_bigwig([p.path(suffix) for p in parts], target, records)))
+        for text in texts:
+            text.finish()
+        for _, writer in bigwigs:
+            writer.close()
+        for text in texts:
+            text.publish()
+        for target, _ in bigwigs:
+            target.commit()
+    except BaseException:
+        for text in texts:
+            text.discard()
+        for target, writer in bigwigs:
+            writer.abort()
+            target.discard()
+        raise
+    return summary
+
+
+def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> dict:
+    """run.json of the whole run: counts summed over the parts, the run's description from the first."""
+    summary = dict(parts[0].summary)
+    for key in ADDITIVE:
+        summary[key] = sum(p.summary.get(key, 0) for p in parts)
+    for key in ("intervals", "gene_models"):
+        if summary.get(key) is not None:
+            total: dict[str, int] = {}
+            for part in parts:
+                for name, count in (part.summary.get(key) or {}).items():
+                    total[name] = total.get(name, 0) + count
+            summary[key] = total
+    for key in TIMINGS:
+        summary[key] = round(sum(p.summary.get(key) or 0 for p in parts), 2)
+    wall = summary["wall_seconds"]
+    summary["bases_per_second"] = round(summary["bases_annotated"] / wall, 1) if wall else None
+    summary["outside_model_share"] = round(1 - summary["model_seconds"] / wall, 3) if wall else None
+    summary["peak_rss_mb"] = max(p.summary.get("peak_rss_mb") or 0 for p in parts)
+    summary["merged_from"] = [str(p.directory) for p in parts]
+    summary["shard"] = None
+    summary.pop("records_in_shard", None)
+    summary["options"] = {**summary["options"], "shard": None, "output": str(output), "proteins": proteins}
+    summary.pop("proteins_file", None)
+    if proteins:
+        summary["proteins_file"] = str(Path(proteins).resolve())
+    return summary
+
+
+def write_summary(output: Path, summary: dict) -> None:
+    summary["outputs"] = sorted({p.name for p in output.iterdir() if not p.name.startswith(".")} | {"run.json"})
+    tmp = output / ".run.json.genoseg-partial"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.replace(output / "run.json")
+
+
+def merge_shards(directories: list[str], output: str, proteins: str | None = None) -> dict:
+    """`genoseg merge`: shards 1..N of one annotate run → the files a single run writes."""
+    if not directories:
+        raise UsageError("give the shard output directories to merge")
+    out = Path(output)
+    for directory in directories:
+        if Path(directory).resolve() == out.resolve():
+            raise UsageError(f"{output}: the merge output must not be one of the shard directories")
+    parts = order_shards([read_part(d) for d in directories])
+    summary = merged_summary(parts, out, proteins)
+    merge_parts(parts, out, proteins, summary)
+    write_summary(out, summary)
+    return summary

@@ -13,7 +13,7 @@ from tests.test_shard import many_records  # noqa: F401  (fixture)
 
 # run.json fields that describe how long and where a run went, not what it produced.
 CIRCUMSTANCES = {"wall_seconds", "bases_per_second", "model_seconds", "outside_model_share", "peak_rss_mb", "host",
-                 "gene_decoder_seconds", "outputs", "merged_from", "proteins_file"}
+                 "gene_decoder_seconds", "outputs", "merged_from", "proteins_file", "resume"}
 RUNNER = CliRunner()
 
 
@@ -42,8 +42,8 @@ def assert_same_run(got: Path, want: Path) -> None:
     for summary in summaries:
         for key in CIRCUMSTANCES:
             summary.pop(key, None)
-        summary["options"].pop("output")
-        summary["options"].pop("proteins")
+        for key in ("output", "proteins", "resume", "resume_unit"):
+            summary["options"].pop(key)
     assert summaries[0] == summaries[1]
 
 

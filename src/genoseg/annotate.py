@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import platform
 import resource
 import time
@@ -26,7 +25,9 @@ from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParam
 from genoseg.inference import BatchProducer, Predictor, default_threads, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
+from genoseg.merge import merge_parts, sum_counts, write_summary
 from genoseg.regions import Region, resolve_region
+from genoseg.resume import DEFAULT_UNIT_BASES, ResumeState, plan_units, run_fingerprint
 from genoseg.stitching import SegmentStitcher, Track
 from genoseg.tiling import Window, check_tiling, plan_windows
 from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, Gff3Writer, ProteinWriter, TextOutput
@@ -63,6 +64,8 @@ class AnnotateOptions:
     min_exon: int | None = None
     shard: tuple[int, int] | None = None  # (i, N), 1-based: this job's part of the genome
     min_contig_length: int = 0  # whole records shorter than this are skipped
+    resume: bool = False  # keep completed units in OUTPUT/.genoseg-resume and continue from them
+    resume_unit: int = DEFAULT_UNIT_BASES  # bases per resumable unit
 
 
 @dataclass
@@ -294,6 +297,31 @@ class Outputs:
             self.bigwigs.discard()
 
 
+class Sink:
+    """Where stitched tracks go: one set of Outputs, with its interval caller and gene decoder."""
+
+    def __init__(self, outputs: Outputs, caller: IntervalCaller, decoder: GeneDecoder | None) -> None:
+        self.outputs, self.caller, self.decoder = outputs, caller, decoder
+        self.bases = 0
+        self.decode_seconds = 0.0
+
+    def track(self, track: Track) -> None:
+        self.outputs.track(track)
+        self.outputs.intervals(self.caller.feed(track))
+        if self.decoder:
+            started = time.perf_counter()
+            self.outputs.genes(self.decoder.feed(track))
+            self.decode_seconds += time.perf_counter() - started
+        self.bases += len(track.values)
+
+    def end_segment(self) -> None:
+        self.outputs.intervals(self.caller.end_segment())
+        if self.decoder:
+            started = time.perf_counter()
+            self.outputs.genes(self.decoder.end_segment())
+            self.decode_seconds += time.perf_counter() - started
+
+
 class HeapTrimmer:
     """Hands freed heap memory back to the OS every so many batches (glibc only).
 
@@ -410,17 +438,30 @@ def annotate(
             if to_stdout or options.proteins:
                 raise UsageError("gene models need exon, intron and protein_coding_gene classes, which this model lacks")
             log("gene models skipped: the model has no exon, intron and protein_coding_gene classes")
-        decoder = GeneDecoder(columns, load_gene_parameters(options, model_name), reader.fetch) if columns else None
-        if decoder is None:
+        params = load_gene_parameters(options, model_name) if columns else None
+        if params is None:
             options = replace(options, gene_models=False)
         else:
-            summary["gene_parameters"] = decoder.params.notes or "neutral (no fitted gene_model.json)"
+            summary["gene_parameters"] = params.notes or "neutral (no fitted gene_model.json)"
             if options.proteins:
                 summary["proteins_file"] = str(Path(options.proteins).resolve())
-        outputs = Outputs(options, reader.records, features, header)
-        caller = IntervalCaller(features, thresholds, options.min_length)
-        decode_seconds = 0.0
-        done = 0
+
+        def new_sink(opts: AnnotateOptions) -> Sink:
+            decoder = GeneDecoder(columns, params, reader.fetch) if params is not None else None
+            return Sink(Outputs(opts, reader.records, features, header),
+                        IntervalCaller(features, thresholds, options.min_length), decoder)
+
+        if options.resume and kept:
+            if to_stdout:
+                raise UsageError("--resume needs an output directory (-o DIR), not -o -")
+            if options.resume_unit < 1:
+                raise UsageError("--resume-unit must be at least 1")
+            fingerprint = run_fingerprint(options, model, asdict(params) if params else None)
+            run: SingleRun | UnitRun = UnitRun(ResumeState(Path(options.output), fingerprint), options, kept, new_sink)
+            targets = run.remaining(targets)
+        else:
+            run = SingleRun(new_sink(options))
+        done = run.bases_done
         try:
             windows = _windows(targets, window, overlap, options.min_segment_length)
             producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
@@ -434,6 +475,7 @@ def annotate(
                 for win, values in zip(batch.windows, probs):
                     if win.first:
                         stitcher = SegmentStitcher(win.record, overlap)
+                        sink = run.open(win)
                     tracks = [stitcher.add(win, values)]
                     if win.last:
                         tracks.append(stitcher.finish())
@@ -441,31 +483,23 @@ def annotate(
                         track = track and _clip(track, win.keep_start, win.keep_end)
                         if track is None:
                             continue
-                        outputs.track(track)
-                        outputs.intervals(caller.feed(track))
-                        if decoder:
-                            started = time.perf_counter()
-                            outputs.genes(decoder.feed(track))
-                            decode_seconds += time.perf_counter() - started
+                        sink.track(track)
                         done += len(track.values)
                     if win.last:
-                        outputs.intervals(caller.end_segment())
-                        if decoder:
-                            started = time.perf_counter()
-                            outputs.genes(decoder.end_segment())
-                            decode_seconds += time.perf_counter() - started
+                        run.close(win)
                 if on_progress:
                     on_progress(done, bases_to_do)
-            outputs.commit()
+            run.finish()
         except BaseException:
-            outputs.discard()
+            run.discard()
             raise
+        counts = run.counts()
     wall = time.time() - t0
     summary.update({
-        "bases_annotated": done,
-        "intervals": caller.counts,
-        "gene_models": decoder.counts if decoder else None,
-        "gene_decoder_seconds": round(decode_seconds, 2),
+        "bases_annotated": counts["bases_annotated"],
+        "intervals": counts["intervals"],
+        "gene_models": counts["gene_models"],
+        "gene_decoder_seconds": round(run.decode_seconds, 2),
         "wall_seconds": round(wall, 2),
         "bases_per_second": round(done / wall, 1) if wall > 0 else None,
         "model_seconds": round(predictor.seconds, 2),
@@ -473,15 +507,119 @@ def annotate(
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "host": platform.node(),
     })
-    if outputs.directory is not None:
-        summary["outputs"] = sorted(p.name for p in outputs.directory.iterdir() if not p.name.startswith("."))
-        if "run.json" not in summary["outputs"]:
-            summary["outputs"].append("run.json")
-        tmp = outputs.directory / ".run.json.genoseg-partial"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        tmp.replace(outputs.directory / "run.json")
+    if isinstance(run, UnitRun):
+        summary["resume"] = {"units": run.count, "units_reused": run.reused}
+        # Merging copies the units' files, so it is part of the run's wall time.
+        merge_parts(run.state.parts(run.count), Path(options.output), options.proteins, summary)
+        summary["wall_seconds"] = round(time.time() - t0, 2)
+    if not to_stdout:
+        write_summary(Path(options.output), summary)
+    if isinstance(run, UnitRun):
+        run.state.clear()
     log(f"annotated {done:,} bases in {wall:.1f}s ({done / max(wall, 1e-9):,.0f} bp/s)")
     return summary
+
+
+def _unit_key(record: str, keep_start: int) -> tuple[str, int]:
+    # A segment can be clipped by two --region targets; where its kept stretch starts tells them apart.
+    return record, keep_start
+
+
+class SingleRun:
+    """Every track of the run into one set of outputs, committed at the end."""
+
+    bases_done = 0
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    @property
+    def decode_seconds(self) -> float:
+        return self.sink.decode_seconds
+
+    def open(self, window: Window) -> Sink:
+        return self.sink
+
+    def close(self, window: Window) -> None:
+        self.sink.end_segment()
+
+    def finish(self) -> None:
+        self.sink.outputs.commit()
+
+    def discard(self) -> None:
+        self.sink.outputs.discard()
+
+    def counts(self) -> dict:
+        decoder = self.sink.decoder
+        return {"bases_annotated": self.sink.bases, "intervals": self.sink.caller.counts,
+                "gene_models": decoder.counts if decoder else None}
+
+
+class UnitRun:
+    """A --resume run: segments grouped into units, each committed to the state directory when complete."""
+
+    def __init__(self, state: ResumeState, options: AnnotateOptions, kept: list[tuple[Target, Segment]],
+                 new_sink: Callable[[AnnotateOptions], Sink]) -> None:
+        self.state, self.options, self.new_sink = state, options, new_sink
+        keys = [_unit_key(t.record.name, max(s.start, t.start)) for t, s in kept]
+        lengths = [min(s.end, t.end) - max(s.start, t.start) for t, s in kept]
+        units = plan_units(lengths, options.resume_unit)
+        self.unit_of = dict(zip(keys, units))
+        self.last_key = {unit: key for key, unit in zip(keys, units)}  # later segments overwrite earlier
+        self.count = units[-1] + 1
+        self.reused = sum(state.is_done(u) for u in range(self.count))
+        self.bases_done = sum(n for n, u in zip(lengths, units) if state.is_done(u))
+        self.unit: int | None = None
+        self.sink: Sink | None = None
+        self.decode_seconds = 0.0
+
+    def remaining(self, targets: list[Target]) -> list[Target]:
+        """The targets with only the segments of units still to do."""
+        out = []
+        for target in targets:
+            segments = [s for s in target.segments
+                        if (unit := self.unit_of.get(_unit_key(target.record.name, max(s.start, target.start)))) is not None
+                        and not self.state.is_done(unit)]
+            if segments:
+                out.append(replace(target, segments=segments))
+        return out
+
+    def open(self, window: Window) -> Sink:
+        unit = self.unit_of[_unit_key(window.record, window.keep_start)]
+        if unit != self.unit:
+            path = self.state.start(unit)
+            proteins = str(path / "proteins.faa") if self.options.proteins else None
+            self.unit, self.sink = unit, self.new_sink(replace(self.options, output=str(path), proteins=proteins))
+        return self.sink
+
+    def close(self, window: Window) -> None:
+        sink = self.sink
+        sink.end_segment()
+        if self.last_key[self.unit] != _unit_key(window.record, window.keep_start):
+            return
+        sink.outputs.commit()
+        self.decode_seconds += sink.decode_seconds
+        self.state.complete(self.unit, {
+            "input": str(self.options.fasta),
+            "proteins_file": "proteins.faa" if self.options.proteins else None,
+            "bases_annotated": sink.bases,
+            "intervals": sink.caller.counts,
+            "gene_models": sink.decoder.counts if sink.decoder else None,
+        })
+        self.unit, self.sink = None, None
+
+    def finish(self) -> None:
+        pass  # every unit was committed as it completed
+
+    def discard(self) -> None:
+        if self.sink is not None:
+            self.sink.outputs.discard()
+
+    def counts(self) -> dict:
+        parts = [p.summary for p in self.state.parts(self.count)]
+        return {"bases_annotated": sum(p["bases_annotated"] for p in parts),
+                "intervals": sum_counts([p["intervals"] for p in parts]),
+                "gene_models": sum_counts([p["gene_models"] for p in parts])}
 
 
 def _windows(targets: list[Target], window: int, overlap: int, min_segment: int) -> Iterator[Window]:

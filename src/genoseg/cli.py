@@ -100,12 +100,16 @@ def main(debug: bool) -> None:
               help="Annotate only part I of N (1-based), balanced by bases: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with --array=1-N.")
 @click.option("--min-contig-length", default=0, show_default=True,
               help="Skip records shorter than this (counted in run.json).")
+@click.option("--resume", is_flag=True,
+              help="Record progress in OUTPUT/.genoseg-resume; rerun the same command after a kill to continue where it stopped.")
+@click.option("--resume-unit", default=1_000_000, show_default=True,
+              help="With --resume: bases per recorded unit of work (a kill loses at most one unit).")
 @click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
              min_length, min_segment_length, stdout_format, strands, gene_models, proteins, gene_parameters,
-             min_intron, min_exon, shard, min_contig_length, no_bigwig, no_track_line, quiet) -> None:
+             min_intron, min_exon, shard, min_contig_length, resume, resume_unit, no_bigwig, no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
     Writes FASTA_STEM.gff3 and FASTA_STEM.bed (per-class intervals), FASTA_STEM.genes.gff3 (gene
@@ -128,7 +132,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         device=device, threads=threads, min_length=min_length, min_segment_length=min_segment_length,
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
-        min_exon=min_exon, min_contig_length=min_contig_length,
+        min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit,
     )
     if shard is not None:
         from genoseg.annotate import parse_shard

@@ -58,7 +58,8 @@ def read_part(directory: str | Path) -> Part:
     except (ValueError, KeyError, TypeError) as exc:
         raise GenosegError(f"{run}: not a genoseg run summary ({exc})") from None
     proteins = summary.get("proteins_file")
-    return Part(directory, summary, stem, Path(proteins) if proteins else None)
+    # Relative to the part (resume units); shards record an absolute path.
+    return Part(directory, summary, stem, directory / proteins if proteins else None)
 
 
 def _run_identity(summary: dict) -> dict:
@@ -274,18 +275,24 @@ def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: 
     return summary
 
 
+def sum_counts(counts: list[dict | None]) -> dict | None:
+    """Per-name totals of count dicts, in the first one's order; None when the parts have none."""
+    if not counts or counts[0] is None:
+        return None
+    total: dict[str, int] = {}
+    for part in counts:
+        for name, count in (part or {}).items():
+            total[name] = total.get(name, 0) + count
+    return total
+
+
 def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> dict:
     """run.json of the whole run: counts summed over the parts, the run's description from the first."""
     summary = dict(parts[0].summary)
     for key in ADDITIVE:
         summary[key] = sum(p.summary.get(key, 0) for p in parts)
     for key in ("intervals", "gene_models"):
-        if summary.get(key) is not None:
-            total: dict[str, int] = {}
-            for part in parts:
-                for name, count in (part.summary.get(key) or {}).items():
-                    total[name] = total.get(name, 0) + count
-            summary[key] = total
+        summary[key] = sum_counts([p.summary.get(key) for p in parts])
     for key in TIMINGS:
         summary[key] = round(sum(p.summary.get(key) or 0 for p in parts), 2)
     wall = summary["wall_seconds"]

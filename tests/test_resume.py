@@ -1,0 +1,81 @@
+"""`annotate --resume`: killed with SIGKILL at any point and started again, a run ends with the
+same outputs as an uninterrupted one; a changed command line is refused."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from genoseg.resume import STATE_DIR, plan_units
+from tests.test_annotate import _random_dna
+from tests.test_merge import RUNNER, annotate, assert_same_run
+from genoseg.cli import main
+
+
+def test_units_close_once_full():
+    assert plan_units([5, 5, 5, 20, 1, 1], 10) == [0, 0, 1, 1, 2, 2]
+    assert plan_units([30], 10) == [0]
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    path = tmp_path_factory.mktemp("resume") / "genome.fa"
+    with open(path, "w") as fh:
+        for i in range(6):
+            seq = _random_dna(20_000)
+            fh.write(f">chr{i}\n{seq[:8000]}{'N' * 50}{seq[8050:]}\n")
+    return path
+
+
+def _start(genome, out, model_dir, *extra):
+    command = [sys.executable, "-m", "genoseg.cli", "annotate", str(genome), "-o", str(out), "-m", str(model_dir), "-q",
+               "--proteins", str(out) + ".faa", "--resume", "--resume-unit", "10000", *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _kill_when(process, condition, what):
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before {what}: {process.stdout.read()}")
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_killed_runs_resume_to_the_uninterrupted_result(genome, tiny_model_dir, tmp_path):
+    plain = annotate(genome, tmp_path / "plain", tiny_model_dir)
+    out = tmp_path / "resumed"
+    state = out / STATE_DIR
+
+    def units_done():
+        return sorted(p.name for p in state.glob("unit-*") if not p.name.endswith(".partial")) if state.is_dir() else []
+
+    # Killed as soon as it has recorded what it is running, before any unit is complete ...
+    _kill_when(_start(genome, out, tiny_model_dir), lambda: (state / "manifest.json").exists(), "its manifest")
+    assert units_done() == []
+    # ... then again once two units are complete.
+    _kill_when(_start(genome, out, tiny_model_dir), lambda: len(units_done()) >= 2, "two units")
+    assert not (out / "run.json").exists() and not (out / "genome.gff3").exists()
+    kept = units_done()
+
+    # A different command line would mix two annotations: refused, and the state is kept.
+    refused = _start(genome, out, tiny_model_dir, "--threshold", "0.3")
+    assert refused.wait() == 2
+    assert "different default_threshold (was 0.5, now 0.3)" in refused.stdout.read()
+    assert units_done() == kept
+
+    finished = _start(genome, out, tiny_model_dir)
+    assert finished.wait() == 0, finished.stdout.read()
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["resume"]["units"] == 6 and summary["resume"]["units_reused"] >= 2
+    assert not state.exists()
+    assert_same_run(out, plain)
+
+
+def test_resume_needs_an_output_directory(genome, tiny_model_dir):
+    result = RUNNER.invoke(main, ["annotate", str(genome), "-o", "-", "-m", str(tiny_model_dir), "--resume"])
+    assert result.exit_code == 2 and "--resume needs an output directory" in result.output

@@ -210,3 +210,30 @@ def test_invalid_config_rejected_before_allocation(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelLoadError, match="hidden_size|implausibly"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("rescaling_factor", [2.44140625, None])
+def test_padded_rows_equal_unpadded_rows(rescaling_factor):
+    """Short windows run padded in batches; padding must not change their real positions."""
+    torch.manual_seed(5)
+    # With rescaling_factor None the rotary scale grows past 2,048 tokens, so rows of different
+    # real lengths need different rotary tables within one batch.
+    model = SegmentNT(tiny_config(rescaling_factor=rescaling_factor)).eval()
+    with torch.no_grad():
+        model.fc.weight.mul_(40.0)
+    tokens = 2_400 if rescaling_factor is None else 80
+    real = [tokens, tokens // 2, 4]
+    ids = torch.randint(6, 4102, (3, tokens + 1))
+    ids[:, 0] = 3
+    lengths = torch.tensor([1 + n for n in real])
+    with torch.no_grad():
+        padded = model(ids, lengths)
+        scrambled = ids.clone()
+        scrambled[1, 1 + real[1]:] = 7  # other padding content: no effect on the real part
+        again = model(scrambled, lengths)
+        for row, n in enumerate(real):
+            alone = model(ids[row : row + 1, : 1 + n])[0]
+            torch.testing.assert_close(padded[row, : 6 * n], alone, atol=2e-6, rtol=0)
+            torch.testing.assert_close(again[row, : 6 * n], alone, atol=2e-6, rtol=0)
+    with pytest.raises(ValueError, match="divisible"):
+        model(ids, torch.tensor([tokens + 1, 1 + 6, 5]))

@@ -7,7 +7,7 @@ import pyBigWig
 import pytest
 from click.testing import CliRunner
 
-from genoseg.annotate import parse_shard, plan_targets, select_shard
+from genoseg.annotate import parse_shard, plan_blocks, plan_targets, select_shard, targets_of
 from genoseg.cli import main
 from genoseg.errors import UsageError
 from genoseg.fasta import FastaReader
@@ -35,16 +35,17 @@ def test_shards_cover_every_base_exactly_once(many_records, count):
     with FastaReader(many_records) as reader:
         targets = plan_targets(reader, [], [])
     everything = _bases(targets)
+    blocks = plan_blocks(targets, 480, 4 * 8 * 480)
     seen: set = set()
     sizes = []
     for i in range(1, count + 1):
-        part = _bases(select_shard(targets, (i, count)))
+        part = _bases(targets_of(select_shard(blocks, (i, count))))
         assert not part & seen
         seen |= part
         sizes.append(len(part))
     assert seen == everything
-    # Balanced up to one segment: no shard exceeds its share by more than the longest segment.
-    longest = max(s.length for t in targets for s in t.segments)
+    # Balanced up to one block: no shard exceeds its share by more than the longest block.
+    longest = max(sum(s.length for _, s in block) for block in blocks)
     assert max(sizes) <= len(everything) / count + longest
 
 

@@ -22,7 +22,7 @@ from genoseg.errors import GenosegError, UsageError
 from genoseg.fasta import FastaReader, Record, Segment
 from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel
 from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParameters
-from genoseg.inference import BatchProducer, Predictor, default_threads, resolve_device
+from genoseg.inference import BatchProducer, Predictor, default_threads, in_window_order, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
 from genoseg.merge import merge_parts, sum_counts, write_summary
@@ -153,26 +153,82 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def select_shard(targets: list[Target], shard: tuple[int, int]) -> list[Target]:
-    """Shard i of N: contiguous N-free segments in genome order, balanced by bases.
+Span = tuple[Target, Segment]
 
-    A segment belongs to the shard where the midpoint of its bases falls on the genome's
-    cumulative base axis, so shards 1..N cover every annotated base exactly once, depend only
-    on the input and the options, and never split a segment (its windows and their blending stay
-    exactly those of a single run).
+
+def span_length(target: Target, segment: Segment) -> int:
+    """Bases of `segment` inside `target` (a --region may clip it)."""
+    return min(segment.end, target.end) - max(segment.start, target.start)
+
+
+def span_key(target: Target, segment: Segment) -> tuple[str, int]:
+    # A segment can be clipped by two --region targets; where its kept stretch starts tells them apart.
+    return target.record.name, max(segment.start, target.start)
+
+
+def plan_blocks(targets: list[Target], window: int, block_bases: int) -> list[list[Span]]:
+    """Consecutive segments whose windows are batched together, and never with others.
+
+    A segment holding full windows is a block of its own; segments shorter than a window (short
+    contigs) are grouped until a block holds `block_bases`. Batches never cross a block, so what a
+    window is batched with depends only on the genome and the options; shards and resume units
+    are whole blocks, so their batches, and hence every computed value to the last bit, are a
+    single run's (CPU and GPU kernels can round differently for different batch shapes).
+    """
+    blocks: list[list[Span]] = []
+    current: list[Span] = []
+    filled = 0
+    for target in targets:
+        for segment in target.segments:
+            if segment.length >= window:
+                if current:
+                    blocks.append(current)
+                    current, filled = [], 0
+                blocks.append([(target, segment)])
+                continue
+            current.append((target, segment))
+            filled += span_length(target, segment)
+            if filled >= block_bases:
+                blocks.append(current)
+                current, filled = [], 0
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def select_shard(blocks: list[list[Span]], shard: tuple[int, int]) -> list[list[Span]]:
+    """Shard i of N: contiguous blocks of N-free segments in genome order, balanced by bases.
+
+    A block belongs to the shard where the midpoint of its bases falls on the genome's cumulative
+    base axis, so shards 1..N cover every annotated base exactly once, depend only on the input
+    and the options, and never split a segment (its windows, their blending and their batches
+    stay exactly those of a single run).
     """
     i, n = shard
     # Short segments (never annotated) are placed too, so each is counted as skipped exactly once.
-    spans = [(t, seg, min(seg.end, t.end) - max(seg.start, t.start)) for t in targets for seg in t.segments]
-    total = sum(length for _, _, length in spans)
-    chosen: dict[int, list] = {}
+    lengths = [sum(span_length(t, s) for t, s in block) for block in blocks]
+    total = sum(lengths)
+    chosen = []
     position = 0
-    for target, segment, length in spans:
+    for block, length in zip(blocks, lengths):
         middle = position + length / 2
         position += length
         if total and min(int(middle * n / total), n - 1) == i - 1:
-            chosen.setdefault(id(target), []).append(segment)
-    return [Target(t.record, t.start, t.end, chosen[id(t)], t.whole) for t in targets if id(t) in chosen]
+            chosen.append(block)
+    return chosen
+
+
+def targets_of(blocks: list[list[Span]]) -> list[Target]:
+    """The targets that `blocks` touch, each with only the segments in them, in order."""
+    segments: dict[int, list[Segment]] = {}
+    order: list[Target] = []
+    for block in blocks:
+        for target, segment in block:
+            if id(target) not in segments:
+                segments[id(target)] = []
+                order.append(target)
+            segments[id(target)].append(segment)
+    return [replace(t, segments=segments[id(t)]) for t in order]
 
 
 def load_gene_parameters(options: AnnotateOptions, model_name: str) -> GeneParameters:
@@ -303,6 +359,7 @@ class Sink:
     def __init__(self, outputs: Outputs, caller: IntervalCaller, decoder: GeneDecoder | None) -> None:
         self.outputs, self.caller, self.decoder = outputs, caller, decoder
         self.bases = 0
+        self.windows = 0
         self.decode_seconds = 0.0
 
     def track(self, track: Track) -> None:
@@ -392,17 +449,20 @@ def annotate(
         targets = plan_targets(reader, options.regions, options.contigs)
         tiny = [t for t in targets if t.whole and t.record.length < options.min_contig_length]
         targets = [t for t in targets if not (t.whole and t.record.length < options.min_contig_length)]
-        n_bases = sum(t.end - t.start for t in targets) - sum(
-            min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments)
+        n_bases = sum(t.end - t.start for t in targets) - sum(span_length(t, s) for t in targets for s in t.segments)
         records_total = len(targets)
+        # Four full batches of short contigs per block: enough to fill batches of every padded size.
+        blocks = plan_blocks(targets, window, 4 * options.batch_size * window)
         if options.shard:
-            targets = select_shard(targets, options.shard)
+            blocks = select_shard(blocks, options.shard)
+            targets = targets_of(blocks)
             # N runs belong to no segment; shard 1 reports them so that shards sum to a single run.
             n_bases = n_bases if options.shard[0] == 1 else 0
             tiny = tiny if options.shard[0] == 1 else []
+        block_of = {span_key(t, s): b for b, block in enumerate(blocks) for t, s in block}
         kept = [(t, s) for t in targets for s in t.segments if s.length >= options.min_segment_length]
-        bases_total = sum(min(s.end, t.end) - max(s.start, t.start) for t in targets for s in t.segments) + n_bases
-        bases_to_do = sum(min(s.end, t.end) - max(s.start, t.start) for t, s in kept)
+        bases_total = sum(span_length(t, s) for t in targets for s in t.segments) + n_bases
+        bases_to_do = sum(span_length(t, s) for t, s in kept)
         short = [(t, s) for t in targets for s in t.segments if s.length < options.min_segment_length]
         summary: dict = {
             "genoseg_version": __version__,
@@ -423,7 +483,7 @@ def annotate(
             "records_skipped_short": len(tiny),
             "bases_skipped_short_records": sum(t.record.length for t in tiny),
             "segments_skipped_short": len(short),
-            "bases_skipped_short": sum(min(s.end, t.end) - max(s.start, t.start) for t, s in short),
+            "bases_skipped_short": sum(span_length(t, s) for t, s in short),
         }
         header = {
             "genoseg": __version__, "model": model_name, "window": window, "overlap": overlap,
@@ -457,25 +517,26 @@ def annotate(
             if options.resume_unit < 1:
                 raise UsageError("--resume-unit must be at least 1")
             fingerprint = run_fingerprint(options, model, asdict(params) if params else None)
-            run: SingleRun | UnitRun = UnitRun(ResumeState(Path(options.output), fingerprint), options, kept, new_sink)
+            run: SingleRun | UnitRun = UnitRun(ResumeState(Path(options.output), fingerprint), options, kept, block_of,
+                                               new_sink)
             targets = run.remaining(targets)
         else:
             run = SingleRun(new_sink(options))
         done = run.bases_done
         try:
-            windows = _windows(targets, window, overlap, options.min_segment_length)
+            windows = _windows(targets, window, overlap, options.min_segment_length, block_of)
             producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
-                                     both_strands=options.strands == "both")
+                                     window=window, both_strands=options.strands == "both")
             predictor = Predictor(model, device)
             stitcher: SegmentStitcher | None = None
             trimmer = HeapTrimmer()
-            for batch in producer:
+            for ready in in_window_order(producer, predictor):
                 trimmer.tick()
-                probs = predictor(batch)
-                for win, values in zip(batch.windows, probs):
+                for win, values in ready:
                     if win.first:
                         stitcher = SegmentStitcher(win.record, overlap)
                         sink = run.open(win)
+                    sink.windows += 1
                     tracks = [stitcher.add(win, values)]
                     if win.last:
                         tracks.append(stitcher.finish())
@@ -503,6 +564,8 @@ def annotate(
         "wall_seconds": round(wall, 2),
         "bases_per_second": round(done / wall, 1) if wall > 0 else None,
         "model_seconds": round(predictor.seconds, 2),
+        "windows": counts["windows"],
+        "forward_batches": predictor.batches,
         "outside_model_share": round(1 - predictor.seconds / wall, 3) if wall > 0 else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "host": platform.node(),
@@ -518,11 +581,6 @@ def annotate(
         run.state.clear()
     log(f"annotated {done:,} bases in {wall:.1f}s ({done / max(wall, 1e-9):,.0f} bp/s)")
     return summary
-
-
-def _unit_key(record: str, keep_start: int) -> tuple[str, int]:
-    # A segment can be clipped by two --region targets; where its kept stretch starts tells them apart.
-    return record, keep_start
 
 
 class SingleRun:
@@ -551,19 +609,20 @@ class SingleRun:
 
     def counts(self) -> dict:
         decoder = self.sink.decoder
-        return {"bases_annotated": self.sink.bases, "intervals": self.sink.caller.counts,
+        return {"bases_annotated": self.sink.bases, "windows": self.sink.windows, "intervals": self.sink.caller.counts,
                 "gene_models": decoder.counts if decoder else None}
 
 
 class UnitRun:
     """A --resume run: segments grouped into units, each committed to the state directory when complete."""
 
-    def __init__(self, state: ResumeState, options: AnnotateOptions, kept: list[tuple[Target, Segment]],
+    def __init__(self, state: ResumeState, options: AnnotateOptions, kept: list[Span], block_of: dict[tuple[str, int], int],
                  new_sink: Callable[[AnnotateOptions], Sink]) -> None:
         self.state, self.options, self.new_sink = state, options, new_sink
-        keys = [_unit_key(t.record.name, max(s.start, t.start)) for t, s in kept]
-        lengths = [min(s.end, t.end) - max(s.start, t.start) for t, s in kept]
-        units = plan_units(lengths, options.resume_unit)
+        keys = [span_key(t, s) for t, s in kept]
+        lengths = [span_length(t, s) for t, s in kept]
+        # Units end only where a batching block ends, so resumed batches are those of a full run.
+        units = plan_units(lengths, options.resume_unit, [block_of[k] for k in keys])
         self.unit_of = dict(zip(keys, units))
         self.last_key = {unit: key for key, unit in zip(keys, units)}  # later segments overwrite earlier
         self.count = units[-1] + 1
@@ -578,14 +637,13 @@ class UnitRun:
         out = []
         for target in targets:
             segments = [s for s in target.segments
-                        if (unit := self.unit_of.get(_unit_key(target.record.name, max(s.start, target.start)))) is not None
-                        and not self.state.is_done(unit)]
+                        if (unit := self.unit_of.get(span_key(target, s))) is not None and not self.state.is_done(unit)]
             if segments:
                 out.append(replace(target, segments=segments))
         return out
 
     def open(self, window: Window) -> Sink:
-        unit = self.unit_of[_unit_key(window.record, window.keep_start)]
+        unit = self.unit_of[(window.record, window.keep_start)]
         if unit != self.unit:
             path = self.state.start(unit)
             proteins = str(path / "proteins.faa") if self.options.proteins else None
@@ -595,7 +653,7 @@ class UnitRun:
     def close(self, window: Window) -> None:
         sink = self.sink
         sink.end_segment()
-        if self.last_key[self.unit] != _unit_key(window.record, window.keep_start):
+        if self.last_key[self.unit] != (window.record, window.keep_start):
             return
         sink.outputs.commit()
         self.decode_seconds += sink.decode_seconds
@@ -603,6 +661,7 @@ class UnitRun:
             "input": str(self.options.fasta),
             "proteins_file": "proteins.faa" if self.options.proteins else None,
             "bases_annotated": sink.bases,
+            "windows": sink.windows,
             "intervals": sink.caller.counts,
             "gene_models": sink.decoder.counts if sink.decoder else None,
         })
@@ -618,12 +677,17 @@ class UnitRun:
     def counts(self) -> dict:
         parts = [p.summary for p in self.state.parts(self.count)]
         return {"bases_annotated": sum(p["bases_annotated"] for p in parts),
+                "windows": sum(p["windows"] for p in parts),
                 "intervals": sum_counts([p["intervals"] for p in parts]),
                 "gene_models": sum_counts([p["gene_models"] for p in parts])}
 
 
-def _windows(targets: list[Target], window: int, overlap: int, min_segment: int) -> Iterator[Window]:
-    """Windows of every target in order (a lazy generator: a genome has millions)."""
+def _windows(targets: list[Target], window: int, overlap: int, min_segment: int,
+             block_of: dict[tuple[str, int], int]) -> Iterator[Window]:
+    """Windows of every target in order, each tagged with its batching block (a lazy generator)."""
     for target in targets:
         clip = None if target.whole else (target.start, target.end)
-        yield from plan_windows(target.segments, window, overlap, min_segment, clip)
+        for segment in target.segments:
+            block = block_of[span_key(target, segment)]
+            for item in plan_windows([segment], window, overlap, min_segment, clip):
+                yield replace(item, block=block)

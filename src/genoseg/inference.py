@@ -8,15 +8,18 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.model import SegmentNT
+from genoseg.model.config import WINDOW_MULTIPLE
 from genoseg.tiling import Window
 from genoseg.tokenizer import Tokenizer
+
+PAD_BASE = ord("A")  # filler under the padding; masked, so any valid base would do
 
 _DONE = object()
 
@@ -28,6 +31,9 @@ class Batch:
     # complements follow as rows B..2B-1.
     token_ids: torch.Tensor
     both_strands: bool = False
+    order: list[int] | None = None  # each window's place in the run's sequence of windows
+    # (rows,) real tokens per row, <cls> included, when short windows are padded to one length.
+    lengths: torch.Tensor | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -47,16 +53,79 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def batches_of(windows: Iterable[Window], batch_size: int) -> Iterator[list[Window]]:
-    """Consecutive windows of equal length in groups of at most batch_size (never padded)."""
-    group: list[Window] = []
-    for window in windows:
-        if group and (len(group) == batch_size or window.length != group[0].length):
-            yield group
-            group = []
-        group.append(window)
-    if group:
-        yield group
+def padded_length(length: int, window: int) -> int | None:
+    """The length a short window is padded to, or None for a full window (never padded).
+
+    Short windows (whole short contigs) are padded to the smallest of window/2, window/4, ...
+    (multiples of 24) that holds them, so padding at most doubles their work, and they always
+    run padded, whatever else is in their batch: a window's result depends only on itself.
+    """
+    if length >= window:
+        return None
+    size = window
+    while True:
+        half = -(-size // 2 // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
+        if half < length or half >= size:
+            return size
+        size = half
+
+
+def pack_batches(
+    windows: Iterable[Window], batch_size: int, window: int, lookahead: int = 4
+) -> Iterator[tuple[list[tuple[int, Window]], int | None]]:
+    """Groups of (index, window) to run together, with the length they are padded to (None: full).
+
+    Full windows go in order, batch_size at a time. Short windows (contigs shorter than a
+    window: thousands in a fragmented assembly) are packed by padded length, batch_size x
+    window/length of them per batch so a batch holds as many bases as a full one; packing
+    reorders them, so at most `lookahead` full batches' worth of bases wait for a partner.
+    Nothing is batched across windows' `block`s, so batches depend on the block alone.
+    """
+    full: list[tuple[int, Window]] = []
+    short: dict[int, list[tuple[int, Window]]] = {}
+    waiting = 0  # padded bases in `short`
+    limit = lookahead * batch_size * window
+    block = None
+
+    def release(size: int) -> tuple[list[tuple[int, Window]], int]:
+        nonlocal waiting
+        group = short.pop(size)
+        waiting -= size * len(group)
+        return group, size
+
+    def oldest_first() -> list[int]:
+        return sorted(short, key=lambda size: short[size][0][0])
+
+    for index, item in enumerate(windows):
+        if item.block != block:  # batches never cross a block
+            if full:
+                yield full, None
+                full = []
+            for pending in oldest_first():
+                yield release(pending)
+            block = item.block
+        size = padded_length(item.length, window)
+        if size is None:
+            for pending in oldest_first():
+                yield release(pending)
+            full.append((index, item))
+            if len(full) == batch_size:
+                yield full, None
+                full = []
+            continue
+        if full:
+            yield full, None
+            full = []
+        short.setdefault(size, []).append((index, item))
+        waiting += size
+        if len(short[size]) >= batch_size * max(1, window // size):
+            yield release(size)
+        elif waiting > limit:
+            yield release(oldest_first()[0])
+    if full:
+        yield full, None
+    for pending in oldest_first():
+        yield release(pending)
 
 
 class BatchProducer:
@@ -64,9 +133,10 @@ class BatchProducer:
 
     def __init__(
         self, reader: FastaReader, windows: Iterable[Window], batch_size: int, tokenizer: Tokenizer,
-        pin_memory: bool, depth: int = 4, both_strands: bool = False,
+        pin_memory: bool, window: int, depth: int = 4, both_strands: bool = False,
     ) -> None:
         self.reader = reader
+        self.window = window
         self.windows = windows
         self.batch_size = batch_size
         self.tokenizer = tokenizer
@@ -87,18 +157,33 @@ class BatchProducer:
 
     def _run(self) -> None:
         try:
-            for group in batches_of(self.windows, self.batch_size):
-                seqs = np.stack([self.reader.fetch(w.record, w.start, w.end) for w in group])
-                if self.both_strands:
-                    seqs = np.concatenate([seqs, reverse_complement(seqs)])
-                ids = torch.from_numpy(self.tokenizer.encode_batch(seqs))
-                if self.pin_memory:
-                    ids = ids.pin_memory()
-                if not self._put(Batch(group, ids, self.both_strands)):
+            for group, size in pack_batches(self.windows, self.batch_size, self.window):
+                windows = [w for _, w in group]
+                if not self._put(self._batch(windows, [i for i, _ in group], size)):
                     return
             self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
+
+    def _batch(self, windows: list[Window], order: list[int], size: int | None) -> Batch:
+        seqs = [self.reader.fetch(w.record, w.start, w.end) for w in windows]
+        if self.both_strands:
+            seqs += [reverse_complement(seq) for seq in seqs]
+        lengths = None
+        if size is None:
+            ids = self.tokenizer.encode_batch(np.stack(seqs))
+        else:
+            padded = np.full((len(seqs), size), PAD_BASE, dtype=np.uint8)
+            for row, seq in enumerate(seqs):
+                padded[row, : len(seq)] = seq
+            ids = self.tokenizer.encode_batch(padded)
+            real = np.array([1 + len(seq) // 6 for seq in seqs])
+            ids[np.arange(ids.shape[1])[None, :] >= real[:, None]] = self.tokenizer.pad_id
+            lengths = torch.from_numpy(real)
+        token_ids = torch.from_numpy(ids)
+        if self.pin_memory:
+            token_ids = token_ids.pin_memory()
+        return Batch(windows, token_ids, self.both_strands, order, lengths)
 
     def __iter__(self) -> Iterator[Batch]:
         self.thread.start()
@@ -122,18 +207,49 @@ class Predictor:
         self.model = model.to(device).eval()
         self.device = device
         self.seconds = 0.0  # time inside the forward pass, for the overhead figure in run.json
+        self.batches = 0
+        self.windows = 0
 
     @torch.inference_mode()
     def __call__(self, batch: Batch) -> np.ndarray:
         started = time.perf_counter()
         ids = batch.token_ids.to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            probs = self.model(ids)
+            probs = self.model(ids, batch.lengths)
         if batch.both_strands:
             # Labels are strand-agnostic, so the reverse strand's prediction, flipped back onto
             # forward coordinates, is a second opinion on the same bases.
             forward, reverse = probs.chunk(2)
-            probs = (forward + reverse.flip(1)) / 2
+            if batch.lengths is None:
+                probs = (forward + reverse.flip(1)) / 2
+            else:  # each row's real part is flipped; the padding after it stays where it is
+                probs = forward.clone()
+                for row, window in enumerate(batch.windows):
+                    n = window.length
+                    probs[row, :n] = (forward[row, :n] + reverse[row, :n].flip(0)) / 2
         result = probs.float().cpu().numpy()  # waits for the device, so the timing is complete
         self.seconds += time.perf_counter() - started
+        self.batches += 1
+        self.windows += len(batch.windows)
         return result
+
+
+def in_window_order(batches: Iterable[Batch], predict: Callable[[Batch], np.ndarray]) -> Iterator[list[tuple[Window, np.ndarray]]]:
+    """After each batch, the (window, probabilities) now ready in the run's window order.
+
+    Packed batches of short windows arrive out of order; stitching and writing need order.
+    """
+    waiting: dict[int, tuple[Window, np.ndarray]] = {}
+    following = 0
+    for batch in batches:
+        probs = predict(batch)
+        order = batch.order if batch.order is not None else range(following, following + len(batch.windows))
+        for index, window, values in zip(order, batch.windows, probs):
+            waiting[index] = (window, values[: window.length])
+        ready = []
+        while following in waiting:
+            ready.append(waiting.pop(following))
+            following += 1
+        yield ready
+    if waiting:
+        raise RuntimeError(f"windows {sorted(waiting)[:3]}... never became ready: a batch went missing")

@@ -23,11 +23,13 @@ from genoseg.writers import AtomicFile, TextOutput, safe_name
 # Fields that add up across parts; everything else describes the run and must agree.
 ADDITIVE = (
     "bases_in_scope", "bases_annotated", "bases_skipped_n", "records_skipped_short", "bases_skipped_short_records",
-    "segments_skipped_short", "bases_skipped_short",
+    "segments_skipped_short", "bases_skipped_short", "windows",
 )
-TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds")
+TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds", "forward_batches")
 # Options that may differ between the parts of one run without changing a single output byte.
-FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "batch_size", "resume")
+# (Not batch_size: it decides which windows are batched together, and with that the last bits of
+# every value, and also where shards are cut.)
+FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "resume", "resume_unit")
 BIGWIG_CHUNK = 1 << 22
 
 _INTERVAL_ID = re.compile(r"ID=(.*)_(\d+)$")
@@ -175,10 +177,11 @@ def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[st
 
     writer = BigWigWriter(target.tmp, records)
     handles = [pyBigWig.open(str(path)) for path in sources]
+    present = [set(handle.chroms()) for handle in handles]
     try:
         for name, length in records:
-            for handle in handles:
-                if name not in handle.chroms():
+            for handle, names in zip(handles, present):
+                if name not in names:
                     continue
                 for lo in range(0, length, BIGWIG_CHUNK):
                     hi = min(length, lo + BIGWIG_CHUNK)

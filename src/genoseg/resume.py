@@ -72,13 +72,15 @@ def _difference(old: dict, new: dict) -> str:
     return "fingerprint"
 
 
-def plan_units(lengths: list[int], unit_bases: int) -> list[int]:
-    """Unit index of each segment (in order): a unit closes once it holds `unit_bases` bases."""
+def plan_units(lengths: list[int], unit_bases: int, blocks: list[int] | None = None) -> list[int]:
+    """Unit index of each segment (in order): a unit closes once it holds `unit_bases` bases,
+    at the end of a batching block (segments of one block share batches, so one unit)."""
+    blocks = blocks if blocks is not None else list(range(len(lengths)))
     units, index, filled = [], 0, 0
-    for length in lengths:
+    for i, length in enumerate(lengths):
         units.append(index)
         filled += length
-        if filled >= unit_bases:
+        if filled >= unit_bases and (i + 1 == len(lengths) or blocks[i + 1] != blocks[i]):
             index, filled = index + 1, 0
     return units
 

@@ -23,6 +23,7 @@ class Window:
     last: bool  # last window of its segment
     keep_start: int  # the stretch of the segment the user asked for (a --region clips it)
     keep_end: int
+    block: int = 0  # windows are batched only with windows of the same block
 
     @property
     def record(self) -> str:

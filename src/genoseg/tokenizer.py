@@ -14,6 +14,7 @@ import numpy as np
 from genoseg.model.config import NUCLEOTIDES_PER_TOKEN, WINDOW_MULTIPLE
 
 CLS_ID = 3
+PAD_ID = 1
 KMER_OFFSET = 6
 SPECIAL_TOKENS = ("<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>")
 SINGLE_LETTERS = ("A", "T", "C", "G", "N")
@@ -46,11 +47,12 @@ def default_vocabulary() -> list[str]:
 class Tokenizer:
     """Maps upper-case, N-free windows (length ≡ 0 mod 24) to token ids, many windows at once."""
 
-    def __init__(self, kmer_code_to_id: np.ndarray | None = None, cls_id: int = CLS_ID) -> None:
+    def __init__(self, kmer_code_to_id: np.ndarray | None = None, cls_id: int = CLS_ID, pad_id: int = PAD_ID) -> None:
         if kmer_code_to_id is None:
             kmer_code_to_id = np.arange(4096, dtype=np.int64) + KMER_OFFSET
         self.kmer_code_to_id = kmer_code_to_id
         self.cls_id = cls_id
+        self.pad_id = pad_id
 
     @classmethod
     def from_vocab_file(cls, path: str | Path) -> "Tokenizer":
@@ -64,7 +66,7 @@ class Tokenizer:
             if kmer not in ids:
                 raise TokenizationError(f"{path}: vocabulary lacks the 6-mer {kmer}")
             table[code] = ids[kmer]
-        return cls(table, ids["<cls>"])
+        return cls(table, ids["<cls>"], ids.get("<pad>", PAD_ID))
 
     def encode_batch(self, windows: np.ndarray) -> np.ndarray:
         """(B, L) uint8 ASCII array → (B, 1 + L/6) int64 token ids with <cls> first."""

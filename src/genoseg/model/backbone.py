@@ -34,10 +34,13 @@ def rotary_base(scale: float, head_dim: int, base: float = 10_000.0) -> float:
 
 
 def rotary_cos_sin(
-    num_tokens: int, head_dim: int, rescaling_factor: float | None, device: torch.device
+    num_tokens: int, head_dim: int, rescaling_factor: float | None, device: torch.device, scale: float | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables of shape (num_tokens, head_dim), rotate-half layout, in float32."""
-    base = rotary_base(rotary_scale(num_tokens, rescaling_factor), head_dim)
+    """cos and sin tables of shape (num_tokens, head_dim), rotate-half layout, in float32.
+
+    `scale` overrides the context scale (a padded row uses its real length's scale).
+    """
+    base = rotary_base(scale if scale is not None else rotary_scale(num_tokens, rescaling_factor), head_dim)
     exponents = torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim
     inv_freq = 1.0 / (base**exponents)
     positions = torch.arange(num_tokens, device=device, dtype=torch.float32)
@@ -70,12 +73,14 @@ class SelfAttention(nn.Module):
         batch, length, _ = x.shape
         return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
         q = apply_rotary(self._split_heads(self.query(hidden)), cos, sin)
         k = apply_rotary(self._split_heads(self.key(hidden)), cos, sin)
         v = self._split_heads(self.value(hidden))
-        # Windows are never padded, so no mask: SDPA picks a fused kernel (flash / mem-efficient).
-        context = F.scaled_dot_product_attention(q, k, v)
+        # Full windows need no mask, which lets SDPA pick a fused kernel (flash / mem-efficient);
+        # padded batches of short windows pass one so padding is never attended to.
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
         batch, _, length, _ = context.shape
         return context.transpose(1, 2).reshape(batch, length, -1)
 
@@ -95,8 +100,9 @@ class Attention(nn.Module):
         self.self = SelfAttention(config)
         self.output = AttentionOutput(config)
 
-    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        return self.output.dense(self.self(self.LayerNorm(hidden), cos, sin))
+    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.output.dense(self.self(self.LayerNorm(hidden), cos, sin, key_mask))
 
 
 class Intermediate(nn.Module):
@@ -124,8 +130,9 @@ class TransformerLayer(nn.Module):
         self.intermediate = Intermediate(config)
         self.output = FeedForwardOutput(config)
 
-    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        hidden = hidden + self.attention(hidden, cos, sin)
+    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = hidden + self.attention(hidden, cos, sin, key_mask)
         return hidden + self.output.dense(self.intermediate(self.LayerNorm(hidden)))
 
 
@@ -135,9 +142,10 @@ class Encoder(nn.Module):
         self.layer = nn.ModuleList(TransformerLayer(config) for _ in range(config.num_hidden_layers))
         self.emb_layer_norm_after = nn.LayerNorm(config.hidden_size, eps=config.genoseg_layer_norm_eps)
 
-    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
         for layer in self.layer:
-            hidden = layer(hidden, cos, sin)
+            hidden = layer(hidden, cos, sin, key_mask)
         return self.emb_layer_norm_after(hidden)
 
 
@@ -156,9 +164,21 @@ class NucleotideTransformer(nn.Module):
         self.embeddings = Embeddings(config)
         self.encoder = Encoder(config)
 
-    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """`lengths`: (B,) real tokens of each row (with <cls>) when rows are padded at the end."""
         hidden = self.embeddings.word_embeddings(token_ids)
-        cos, sin = rotary_cos_sin(
-            token_ids.shape[1], self.config.head_dim, self.config.rescaling_factor, token_ids.device
-        )
-        return self.encoder(hidden, cos, sin)
+        num_tokens, head_dim, factor = token_ids.shape[1], self.config.head_dim, self.config.rescaling_factor
+        if lengths is None:
+            cos, sin = rotary_cos_sin(num_tokens, head_dim, factor, token_ids.device)
+            return self.encoder(hidden, cos, sin)
+        # Each row gets the rotary tables its unpadded length would get.
+        scales = [rotary_scale(n, factor) for n in lengths.tolist()]
+        tables = {s: rotary_cos_sin(num_tokens, head_dim, factor, token_ids.device, scale=s) for s in set(scales)}
+        if len(tables) == 1:
+            cos, sin = tables[scales[0]]
+        else:
+            cos = torch.stack([tables[s][0] for s in scales])[:, None]
+            sin = torch.stack([tables[s][1] for s in scales])[:, None]
+        positions = torch.arange(num_tokens, device=token_ids.device)
+        key_mask = (positions[None, :] < lengths.to(token_ids.device)[:, None])[:, None, None, :]
+        return self.encoder(hidden, cos, sin, key_mask)

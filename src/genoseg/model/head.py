@@ -25,6 +25,12 @@ def _channel_plan(hidden: int, num_blocks: int) -> list[tuple[int, int]]:
     return plan
 
 
+def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    # Zeroing the padding before every convolution makes it read exactly the zeros that the
+    # convolution's own padding supplies at the end of an unpadded sequence.
+    return x if mask is None else x * mask
+
+
 class DownBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -32,9 +38,9 @@ class DownBlock(nn.Module):
             [nn.Conv1d(in_channels, out_channels, 3, padding=1), nn.Conv1d(out_channels, out_channels, 3, padding=1)]
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         for conv in self.conv_layers:
-            x = F.silu(conv(x))
+            x = F.silu(conv(_masked(x, mask)))
         return F.avg_pool1d(x, 2), x
 
 
@@ -50,9 +56,9 @@ class UpBlock(nn.Module):
             ]
         )
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         for conv in self.conv_layers:
-            x = F.silu(conv(x))
+            x = F.silu(conv(_masked(x, mask)))
         return x.repeat_interleave(2, dim=-1) + skip
 
 
@@ -63,8 +69,8 @@ class FinalBlock(nn.Module):
             [nn.Conv1d(channels, channels, 3, padding=1), nn.Conv1d(channels, channels, 3, padding=1)]
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv_layers[1](F.silu(self.conv_layers[0](x)))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.conv_layers[1](_masked(F.silu(self.conv_layers[0](_masked(x, mask))), mask))
 
 
 class UNetHead(nn.Module):
@@ -82,12 +88,15 @@ class UNetHead(nn.Module):
         )
         self.final_block = FinalBlock(config.hidden_size)
 
-    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+    def forward(self, embeddings: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """`valid`: (B, L) bool, False at padding; real lengths must be divisible by 2^blocks too."""
         x = embeddings.transpose(1, 2)
+        # One mask per resolution; pooling pairs never straddle the end of a row's real tokens.
+        masks = [None if valid is None else valid[:, None, :: 2**k].to(x.dtype) for k in range(len(self._downsample_blocks) + 1)]
         skips = []
-        for block in self._downsample_blocks:
-            x, skip = block(x)
+        for level, block in enumerate(self._downsample_blocks):
+            x, skip = block(x, masks[level])
             skips.append(skip)
-        for block, skip in zip(self._upsample_blocks, reversed(skips)):
-            x = block(x, skip)
-        return self.final_block(x).transpose(1, 2)
+        for level, (block, skip) in enumerate(zip(self._upsample_blocks, reversed(skips))):
+            x = block(x, skip, masks[len(skips) - level])
+        return self.final_block(x, masks[0]).transpose(1, 2)

@@ -65,20 +65,31 @@ class SegmentNT(PreTrainedModel):
     def features(self) -> list[str]:
         return list(self.config.features)
 
-    def logits(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """(B, 1 + L) token ids → (B, 6L, F, 2) logits; L must be divisible by 2^num_layers_head."""
+    def logits(self, token_ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1 + L) token ids → (B, 6L, F, 2) logits; L must be divisible by 2^num_layers_head.
+
+        `lengths` (B,): real tokens of each row, <cls> included, when rows are padded at the end;
+        the padding then has no effect on the real positions (their outputs are those of the
+        unpadded row) and its own outputs are meaningless.
+        """
         tokens = token_ids.shape[1] - 1
-        if tokens % 2**self.config.num_layers_head:
-            raise ValueError(f"{tokens} tokens (without <cls>) is not divisible by {2**self.config.num_layers_head}")
-        embeddings = self.esm(token_ids)[:, 1:]
-        hidden = nn.functional.silu(self.unet(embeddings))
+        unit = 2**self.config.num_layers_head
+        if tokens % unit:
+            raise ValueError(f"{tokens} tokens (without <cls>) is not divisible by {unit}")
+        valid = None
+        if lengths is not None:
+            if bool(((lengths - 1) % unit).any()):
+                raise ValueError(f"every row's real length (without <cls>) must be divisible by {unit}")
+            valid = torch.arange(tokens, device=token_ids.device)[None, :] < (lengths.to(token_ids.device)[:, None] - 1)
+        embeddings = self.esm(token_ids, lengths)[:, 1:]
+        hidden = nn.functional.silu(self.unet(embeddings, valid))
         out = self.fc(hidden)
         batch = out.shape[0]
         return out.view(batch, tokens * OUTPUTS_PER_TOKEN, self.config.num_features, 2)
 
-    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1 + L) token ids → (B, 6L, F) per-nucleotide probabilities of each feature."""
-        logits = self.logits(token_ids).float()
+        logits = self.logits(token_ids, lengths).float()
         # softmax(...)[..., 1] of a pair equals sigmoid of the difference, without the exp overflow.
         return torch.sigmoid(logits[..., 1] - logits[..., 0])
 

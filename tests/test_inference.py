@@ -1,0 +1,84 @@
+"""Batching: full windows in order, short windows (fragmented assemblies) packed into full batches."""
+
+import json
+import math
+
+import numpy as np
+import pyBigWig
+import pytest
+from click.testing import CliRunner
+
+from genoseg.cli import main
+from genoseg.fasta import Segment
+from genoseg.inference import pack_batches, padded_length
+from genoseg.tiling import Window
+from tests.test_annotate import RNG, _random_dna
+
+
+def _window(length: int, start: int = 0) -> Window:
+    segment = Segment("r", start, start + length)
+    return Window(segment, start, start + length, True, True, start, start + length)
+
+
+def test_padded_length_at_most_doubles_and_keeps_full_windows():
+    assert padded_length(3072, 3072) is None
+    for length in range(24, 3072, 24):
+        size = padded_length(length, 3072)
+        assert size % 24 == 0 and length <= size < 2 * length + 24
+
+
+def test_packing_is_a_permutation_with_full_batches_and_bounded_lookahead():
+    lengths = [480] * 5 + [int(n) * 24 for n in RNG.integers(1, 20, 300)] + [480] * 9
+    windows = [_window(n, 1000 * i) for i, n in enumerate(lengths)]
+    groups = list(pack_batches(windows, batch_size=4, window=480, lookahead=2))
+    order = [index for group, _ in groups for index, _ in group]
+    assert sorted(order) == list(range(len(windows)))
+    for group, size in groups:
+        assert {padded_length(w.length, 480) for _, w in group} == {size}
+        assert len(group) <= 4 * (480 // size if size else 1)
+    # Full windows keep their order and their batches: the first five, then the last nine.
+    full = [[i for i, _ in g] for g, size in groups if size is None]
+    assert full == [[0, 1, 2, 3], [4], [305, 306, 307, 308], [309, 310, 311, 312], [313]]
+    # A window is never overtaken by more than the look-ahead's worth of bases.
+    emitted = 0
+    for group, size in groups:
+        for index, _ in group:
+            behind = sum(lengths[j] for j in range(index) if j not in order[:emitted])
+            assert behind <= 2 * 4 * 480 + 480
+        emitted += len(group)
+    # Short windows fill their batches, bar one partial batch per size at a flush.
+    ideal = sum(math.ceil(sum(1 for g, s in groups for _ in g if s == size) / (4 * 480 // size))
+                for size in {s for _, s in groups if s})
+    assert sum(1 for _, s in groups if s) <= ideal + 2 * len({s for _, s in groups if s})
+
+
+@pytest.fixture(scope="module")
+def fragmented(tmp_path_factory):
+    """2,000 contigs shorter than the tiny model's 480-nt window, as in a fragmented assembly."""
+    path = tmp_path_factory.mktemp("fragmented") / "contigs.fa"
+    with open(path, "w") as fh:
+        for i, length in enumerate(RNG.integers(130, 240, 2000)):
+            fh.write(f">contig{i}\n{_random_dna(int(length))}\n")
+    return path
+
+
+def test_thousands_of_short_contigs_run_in_full_batches(fragmented, tiny_model_dir, tmp_path):
+    runner = CliRunner()
+    common = ["-m", str(tiny_model_dir), "-q", "--no-gene-models"]
+    packed = runner.invoke(main, ["annotate", str(fragmented), "-o", str(tmp_path / "packed"), *common])
+    assert packed.exit_code == 0, packed.output
+    run = json.loads((tmp_path / "packed" / "run.json").read_text())
+    assert run["records"] == 2000 and run["bases_annotated"] == run["bases_in_scope"]
+    # One contig per batch would be at least 2,000 forward passes.
+    assert run["windows"] >= 2000 and run["forward_batches"] <= run["windows"] / 8 + 10
+    # Packing depends only on the genome, so shards of it merge into exactly the single run.
+    for i in (1, 2, 3):
+        result = runner.invoke(main, ["annotate", str(fragmented), "-o", str(tmp_path / f"s{i}"), "--shard", f"{i}/3",
+                                      *common])
+        assert result.exit_code == 0, result.output
+    merged = runner.invoke(main, ["merge", *(str(tmp_path / f"s{i}") for i in (1, 2, 3)), "-o", str(tmp_path / "merged")])
+    assert merged.exit_code == 0, merged.output
+    assert (tmp_path / "merged" / "contigs.bed").read_text() == (tmp_path / "packed" / "contigs.bed").read_text()
+    a, b = (pyBigWig.open(str(tmp_path / d / "contigs.exon.bw")) for d in ("merged", "packed"))
+    for name, length in b.chroms().items():
+        np.testing.assert_array_equal(a.values(name, 0, length, numpy=True), b.values(name, 0, length, numpy=True))

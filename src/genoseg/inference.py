@@ -53,16 +53,23 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+PADDING_STEPS = 8  # short windows above window/8 are padded to the next multiple of window/8
+
+
 def padded_length(length: int, window: int) -> int | None:
     """The length a short window is padded to, or None for a full window (never padded).
 
-    Short windows (whole short contigs) are padded to the smallest of window/2, window/4, ...
-    (multiples of 24) that holds them, so padding at most doubles their work, and they always
-    run padded, whatever else is in their batch: a window's result depends only on itself.
+    Short windows (whole short contigs) are padded to the next multiple of window/8, or below
+    that to the smallest of window/16, window/32, ... that holds them (all multiples of 24): at
+    most an eighth of a window, or double a tiny window, is padding. They always run padded,
+    whatever else is in their batch, so a window's result depends only on itself.
     """
     if length >= window:
         return None
-    size = window
+    step = -(-window // PADDING_STEPS // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
+    if length > step:
+        return min(window, -(-length // step) * step)
+    size = step
     while True:
         half = -(-size // 2 // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
         if half < length or half >= size:

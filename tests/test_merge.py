@@ -25,12 +25,15 @@ def annotate(fasta, out, model_dir, *extra):
     return out
 
 
-def assert_same_run(got: Path, want: Path) -> None:
-    """Same files; text outputs byte for byte, bigWig values exactly, run.json up to timings and paths."""
+def assert_same_run(got: Path, want: Path, proteins: tuple[Path, Path] | None = None) -> None:
+    """Same files; text outputs byte for byte, bigWig values exactly, run.json up to timings and paths.
+
+    `proteins`: where each run wrote its protein FASTA [default: beside the run directory, DIR.faa].
+    """
     files = sorted(p.name for p in want.iterdir())
     assert sorted(p.name for p in got.iterdir()) == files
     for name in files:
-        if name.endswith((".gff3", ".bed")):
+        if name.endswith((".gff3", ".bed", ".faa")):
             assert (got / name).read_text() == (want / name).read_text(), name
         elif name.endswith(".bw"):
             a, b = pyBigWig.open(str(got / name)), pyBigWig.open(str(want / name))
@@ -38,12 +41,13 @@ def assert_same_run(got: Path, want: Path) -> None:
             for chrom, length in b.chroms().items():
                 np.testing.assert_array_equal(a.values(chrom, 0, length, numpy=True), b.values(chrom, 0, length, numpy=True))
             assert a.header()["nBasesCovered"] == b.header()["nBasesCovered"]
-    assert Path(str(got) + ".faa").read_text() == Path(str(want) + ".faa").read_text()
+    got_faa, want_faa = proteins or (Path(str(got) + ".faa"), Path(str(want) + ".faa"))
+    assert got_faa.read_text() == want_faa.read_text()
     summaries = [json.loads((d / "run.json").read_text()) for d in (got, want)]
     for summary in summaries:
         for key in CIRCUMSTANCES:
             summary.pop(key, None)
-        for key in ("output", "proteins", "resume", "resume_unit"):
+        for key in ("output", "proteins", "resume", "resume_unit", "threads"):
             summary["options"].pop(key)
     assert summaries[0] == summaries[1]
 

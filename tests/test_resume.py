@@ -79,3 +79,24 @@ def test_killed_runs_resume_to_the_uninterrupted_result(genome, tiny_model_dir, 
 def test_resume_needs_an_output_directory(genome, tiny_model_dir):
     result = RUNNER.invoke(main, ["annotate", str(genome), "-o", "-", "-m", str(tiny_model_dir), "--resume"])
     assert result.exit_code == 2 and "--resume needs an output directory" in result.output
+
+
+def test_a_different_model_is_refused(genome, tmp_path):
+    import torch
+
+    from genoseg.annotate import AnnotateOptions
+    from genoseg.errors import UsageError
+    from genoseg.model import SegmentNT
+    from genoseg.resume import ResumeState, run_fingerprint
+    from tests.conftest import tiny_config
+
+    options = AnnotateOptions(fasta=str(genome), output=str(tmp_path), resume=True)
+    torch.manual_seed(1)
+    first = SegmentNT(tiny_config())
+    retrained = SegmentNT(tiny_config())
+    with torch.no_grad():
+        retrained.fc.bias.add_(1e-3)  # one small tensor changed
+    ResumeState(tmp_path, run_fingerprint(options, first, None))
+    ResumeState(tmp_path, run_fingerprint(options, first, None))  # same model: accepted
+    with pytest.raises(UsageError, match="different model weights"):
+        ResumeState(tmp_path, run_fingerprint(options, retrained, None))

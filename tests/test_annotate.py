@@ -4,6 +4,7 @@ import gzip
 import json
 import shutil
 import subprocess
+import time
 
 import numpy as np
 import pyBigWig
@@ -266,3 +267,33 @@ def test_both_strands_makes_tracks_strand_symmetric(tiny_model_dir, tmp_path):
     np.testing.assert_allclose(tracks["both", "fwd"], tracks["both", "rev"][::-1], atol=1e-5)
     # One strand alone is not symmetric, so the property above is the averaging's doing.
     assert np.abs(tracks["forward", "fwd"] - tracks["forward", "rev"][::-1]).max() > 1e-2
+
+
+def test_writer_thread_keeps_order_and_reraises_errors():
+    from genoseg.annotate import Behind
+
+    seen = []
+    writer = Behind(seen.append, depth=2)
+    for i in range(100):
+        writer.put(i)
+    writer.close()
+    assert seen == list(range(100))
+
+    def fail_at_3(item):
+        if item == 3:
+            raise OSError(28, "No space left on device", "out.bw")
+    writer = Behind(fail_at_3, depth=2)
+    with pytest.raises(OSError, match="No space"):
+        for i in range(1000):
+            writer.put(i)
+        writer.close()
+    writer.stop()
+    assert not writer.thread.is_alive()
+
+    # An error on the caller's side abandons the queue without waiting for it to drain.
+    slow = Behind(lambda item: time.sleep(0.01), depth=4)
+    for i in range(4):
+        slow.put(i)
+    started = time.perf_counter()
+    slow.stop()
+    assert not slow.thread.is_alive() and time.perf_counter() - started < 0.5

@@ -9,12 +9,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import platform
+import queue
 import resource
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 
 from genoseg import __version__
@@ -379,6 +382,69 @@ class Sink:
             self.decode_seconds += time.perf_counter() - started
 
 
+class Behind:
+    """Runs `handle` on each item on a thread of its own, at most `depth` items behind.
+
+    Stitching, interval calling, gene decoding and bigWig compression then overlap the next
+    forward passes instead of waiting between them (zlib and NumPy release the GIL, and torch
+    releases it inside every operator). Items are handled in order; an error raised by `handle`
+    is re-raised in the caller at its next put or at close.
+    """
+
+    def __init__(self, handle: Callable[[object], None], depth: int = 4) -> None:
+        self.handle = handle
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="genoseg-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is _END or self.stopping.is_set():
+                return
+            try:
+                self.handle(item)
+            except BaseException as exc:
+                self.error = exc
+                return
+
+    def put(self, item: object) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self.thread.is_alive():
+                    raise RuntimeError("the writer thread stopped") from self.error
+
+    def close(self) -> None:
+        """Wait until every item is handled; re-raises the handler's error."""
+        self.put(_END)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        """Abandon what is queued (after an error elsewhere) and end the thread."""
+        self.stopping.set()
+        while self.thread.is_alive():
+            try:
+                self.queue.put_nowait(_END)
+            except queue.Full:
+                try:
+                    self.queue.get_nowait()
+                except queue.Empty:
+                    pass
+            self.thread.join(timeout=0.05)
+
+
+_END = object()
+
+
 class HeapTrimmer:
     """Hands freed heap memory back to the OS every so many batches (glibc only).
 
@@ -528,14 +594,16 @@ def annotate(
             producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
                                      window=window, both_strands=options.strands == "both")
             predictor = Predictor(model, device)
-            stitcher: SegmentStitcher | None = None
             trimmer = HeapTrimmer()
-            for ready in in_window_order(producer, predictor):
+            state: dict = {"stitcher": None, "sink": None, "done": done}
+
+            def write(ready: list[tuple[Window, np.ndarray]]) -> None:
                 trimmer.tick()
                 for win, values in ready:
                     if win.first:
-                        stitcher = SegmentStitcher(win.record, overlap)
-                        sink = run.open(win)
+                        state["stitcher"] = SegmentStitcher(win.record, overlap)
+                        state["sink"] = run.open(win)
+                    stitcher, sink = state["stitcher"], state["sink"]
                     sink.windows += 1
                     tracks = [stitcher.add(win, values)]
                     if win.last:
@@ -545,11 +613,20 @@ def annotate(
                         if track is None:
                             continue
                         sink.track(track)
-                        done += len(track.values)
+                        state["done"] += len(track.values)
                     if win.last:
                         run.close(win)
                 if on_progress:
-                    on_progress(done, bases_to_do)
+                    on_progress(state["done"], bases_to_do)
+
+            writer = Behind(write)
+            try:
+                for ready in in_window_order(producer, predictor):
+                    writer.put(ready)
+                writer.close()
+            finally:
+                writer.stop()
+            done = state["done"]
             run.finish()
         except BaseException:
             run.discard()

@@ -14,7 +14,7 @@ from tests.test_shard import many_records  # noqa: F401  (fixture)
 # run.json fields that describe how long and where a run went, not what it produced.
 CIRCUMSTANCES = {"wall_seconds", "bases_per_second", "model_seconds", "outside_model_share", "peak_rss_mb", "host",
                  "gene_decoder_seconds", "outputs", "merged_from", "proteins_file", "resume",
-                 "forward_batches"}
+                 "forward_batches", "writer_seconds"}
 RUNNER = CliRunner()
 
 

@@ -395,6 +395,7 @@ class Behind:
         self.handle = handle
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
+        self.busy_seconds = 0.0  # time spent in `handle`, overlapped with the caller's work
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="genoseg-writer", daemon=True)
         self.thread.start()
@@ -404,8 +405,10 @@ class Behind:
             item = self.queue.get()
             if item is _END or self.stopping.is_set():
                 return
+            started = time.perf_counter()
             try:
                 self.handle(item)
+                self.busy_seconds += time.perf_counter() - started
             except BaseException as exc:
                 self.error = exc
                 return
@@ -627,6 +630,7 @@ def annotate(
             finally:
                 writer.stop()
             done = state["done"]
+            writer_seconds = writer.busy_seconds
             run.finish()
         except BaseException:
             run.discard()
@@ -638,6 +642,8 @@ def annotate(
         "intervals": counts["intervals"],
         "gene_models": counts["gene_models"],
         "gene_decoder_seconds": round(run.decode_seconds, 2),
+        # Stitching, calling, decoding and writing, on their own thread alongside the forward.
+        "writer_seconds": round(writer_seconds, 2),
         "wall_seconds": round(wall, 2),
         "bases_per_second": round(done / wall, 1) if wall > 0 else None,
         "model_seconds": round(predictor.seconds, 2),

@@ -25,7 +25,7 @@ ADDITIVE = (
     "bases_in_scope", "bases_annotated", "bases_skipped_n", "records_skipped_short", "bases_skipped_short_records",
     "segments_skipped_short", "bases_skipped_short", "windows",
 )
-TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds", "forward_batches")
+TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds", "writer_seconds", "forward_batches")
 # Options that may differ between the parts of one run without changing a single output byte.
 # (Not batch_size: it decides which windows are batched together, and with that the last bits of
 # every value, and also where shards are cut.)

@@ -62,6 +62,8 @@ def main(debug: bool) -> None:
     Examples:
       genoseg annotate genome.fa -o out/
       genoseg annotate genome.fa.gz --region chr1:1-2000000 -o out/
+      genoseg annotate genome.fa --shard 2/8 --resume -o shards/2/
+      genoseg merge shards/*/ -o out/
       genoseg evaluate --annotation ref.gff3 out/
       genoseg train --fasta g.fa --annotation g.gff3 -o my_model/
     """
@@ -103,7 +105,7 @@ def main(debug: bool) -> None:
 @click.option("--resume", is_flag=True,
               help="Record progress in OUTPUT/.genoseg-resume; rerun the same command after a kill to continue where it stopped.")
 @click.option("--resume-unit", default=1_000_000, show_default=True,
-              help="With --resume: bases per recorded unit of work (a kill loses at most one unit).")
+              help="With --resume: a unit of work is whole N-free segments of at least this many bases; a kill loses only the unit in progress.")
 @click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")

@@ -382,6 +382,37 @@ class Sink:
             self.decode_seconds += time.perf_counter() - started
 
 
+class StitchAndWrite:
+    """Model outputs, window by window in genome order → stitched tracks → the run's sinks."""
+
+    def __init__(self, run: "SingleRun | UnitRun", overlap: int, done: int, on_progress: Callable[[int], None]) -> None:
+        self.run, self.overlap, self.on_progress = run, overlap, on_progress
+        self.stitcher: SegmentStitcher | None = None
+        self.sink: Sink | None = None
+        self.trimmer = HeapTrimmer()
+        self.done = done  # bases written (a resumed run starts with its finished units), for progress
+
+    def __call__(self, ready: list[tuple[Window, np.ndarray]]) -> None:
+        self.trimmer.tick()
+        for win, values in ready:
+            if win.first:
+                self.stitcher = SegmentStitcher(win.record, self.overlap)
+                self.sink = self.run.open(win)
+            self.sink.windows += 1
+            tracks = [self.stitcher.add(win, values)]
+            if win.last:
+                tracks.append(self.stitcher.finish())
+            for track in tracks:
+                track = track and _clip(track, win.keep_start, win.keep_end)
+                if track is None:
+                    continue
+                self.sink.track(track)
+                self.done += len(track.values)
+            if win.last:
+                self.run.close(win)
+        self.on_progress(self.done)
+
+
 class Behind:
     """Runs `handle` on each item on a thread of its own, at most `depth` items behind.
 
@@ -591,45 +622,20 @@ def annotate(
             targets = run.remaining(targets)
         else:
             run = SingleRun(new_sink(options))
-        done = run.bases_done
         try:
             windows = _windows(targets, window, overlap, options.min_segment_length, block_of)
             producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
                                      window=window, both_strands=options.strands == "both")
             predictor = Predictor(model, device)
-            trimmer = HeapTrimmer()
-            state: dict = {"stitcher": None, "sink": None, "done": done}
-
-            def write(ready: list[tuple[Window, np.ndarray]]) -> None:
-                trimmer.tick()
-                for win, values in ready:
-                    if win.first:
-                        state["stitcher"] = SegmentStitcher(win.record, overlap)
-                        state["sink"] = run.open(win)
-                    stitcher, sink = state["stitcher"], state["sink"]
-                    sink.windows += 1
-                    tracks = [stitcher.add(win, values)]
-                    if win.last:
-                        tracks.append(stitcher.finish())
-                    for track in tracks:
-                        track = track and _clip(track, win.keep_start, win.keep_end)
-                        if track is None:
-                            continue
-                        sink.track(track)
-                        state["done"] += len(track.values)
-                    if win.last:
-                        run.close(win)
-                if on_progress:
-                    on_progress(state["done"], bases_to_do)
-
-            writer = Behind(write)
+            stitch = StitchAndWrite(run, overlap, run.bases_done, lambda bases: on_progress and on_progress(bases, bases_to_do))
+            writer = Behind(stitch)
             try:
                 for ready in in_window_order(producer, predictor):
                     writer.put(ready)
                 writer.close()
             finally:
                 writer.stop()
-            done = state["done"]
+            computed = stitch.done - run.bases_done
             writer_seconds = writer.busy_seconds
             run.finish()
         except BaseException:
@@ -645,7 +651,8 @@ def annotate(
         # Stitching, calling, decoding and writing, on their own thread alongside the forward.
         "writer_seconds": round(writer_seconds, 2),
         "wall_seconds": round(wall, 2),
-        "bases_per_second": round(done / wall, 1) if wall > 0 else None,
+        # Bases computed by this process: a resumed run's earlier units took no time here.
+        "bases_per_second": round(computed / wall, 1) if wall > 0 else None,
         "model_seconds": round(predictor.seconds, 2),
         "windows": counts["windows"],
         "forward_batches": predictor.batches,
@@ -662,7 +669,7 @@ def annotate(
         write_summary(Path(options.output), summary)
     if isinstance(run, UnitRun):
         run.state.clear()
-    log(f"annotated {done:,} bases in {wall:.1f}s ({done / max(wall, 1e-9):,.0f} bp/s)")
+    log(f"annotated {computed:,} bases in {wall:.1f}s ({computed / max(wall, 1e-9):,.0f} bp/s)")
     return summary
 
 

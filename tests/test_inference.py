@@ -81,3 +81,28 @@ def test_thousands_of_short_contigs_run_in_full_batches(fragmented, tiny_model_d
     a, b = (pyBigWig.open(str(tmp_path / d / "contigs.exon.bw")) for d in ("merged", "packed"))
     for name, length in b.chroms().items():
         np.testing.assert_array_equal(a.values(name, 0, length, numpy=True), b.values(name, 0, length, numpy=True))
+
+
+def test_padded_windows_on_both_strands_flip_only_their_real_part(tmp_path, tiny_model_dir):
+    """With --strands both, a padded row's reverse complement is flipped back over its own length."""
+    import torch
+
+    from genoseg.fasta import FastaReader, reverse_complement
+    from genoseg.inference import BatchProducer, Predictor
+    from genoseg.model import load_model
+
+    model = load_model(tiny_model_dir)
+    fasta = tmp_path / "short.fa"
+    fasta.write_text(f">a\n{_random_dna(240)}\n>b\n{_random_dna(264)}\n")  # both padded to 288
+    with FastaReader(fasta) as reader:
+        windows = [Window(s, s.start, s.end, True, True, s.start, s.end) for r in reader.records for s in reader.segments(r.name)]
+        batches = list(BatchProducer(reader, windows, 8, model.tokenizer, pin_memory=False, window=480, both_strands=True))
+        assert len(batches) == 1 and batches[0].lengths is not None
+        got = Predictor(model, torch.device("cpu"))(batches[0])
+        for row, window in enumerate(windows):
+            seq = reader.fetch(window.record, window.start, window.end)
+            with torch.no_grad():
+                forward = model(torch.from_numpy(model.tokenizer.encode_batch(seq[None])))[0]
+                reverse = model(torch.from_numpy(model.tokenizer.encode_batch(reverse_complement(seq)[None])))[0]
+            want = ((forward + reverse.flip(0)) / 2).numpy()
+            np.testing.assert_allclose(got[row, : window.length], want, atol=2e-6, rtol=0)

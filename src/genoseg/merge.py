@@ -185,6 +185,10 @@ def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[st
                     continue
                 for lo in range(0, length, BIGWIG_CHUNK):
                     hi = min(length, lo + BIGWIG_CHUNK)
+                    # Each part covers only its own stretch of the genome; the zoom levels answer
+                    # "no data here" without decoding a chunk of NaNs.
+                    if not handle.stats(name, lo, hi, type="coverage")[0]:
+                        continue
                     values = handle.values(name, lo, hi, numpy=True)
                     covered = ~np.isnan(values)
                     if not covered.any():

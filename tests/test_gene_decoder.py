@@ -1,8 +1,10 @@
 """Gene-model decoding: synthetic genes with known structure, the splice and frame grammar,
 streaming, and the GFF3/protein outputs checked with genometools."""
 
+import json
 import shutil
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +296,34 @@ def test_cli_gene_model_options(tmp_path, tiny_model_dir):
     missing = runner.invoke(main, ["annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(tmp_path / "o2"), "-q",
                                    "--gene-parameters", str(tmp_path / "none.json")])
     assert missing.exit_code != 0 and "none.json" in missing.output
+
+
+def test_order1_site_model_sees_what_a_matrix_cannot():
+    """True sites carry AA or CC at two neighbouring positions, decoys every pair equally often:
+    the per-position base frequencies are identical, so only the order-1 model can tell them apart."""
+    from genoseg.gene_parameters import Pwm, _pwm
+
+    rng = np.random.default_rng(3)
+    pairs_true = [(0, 0), (1, 1)]
+    pairs_decoy = [(a, b) for a in range(2) for b in range(2)]
+    chunks, true_sites, decoys = [], [], []
+    for i in range(4000):
+        site = rng.integers(0, 4, 10)
+        pair = (pairs_true if i % 2 else pairs_decoy)[rng.integers(0, 2 if i % 2 else 4)]
+        site[4:6] = pair
+        (true_sites if i % 2 else decoys).append(10 * i + 2)
+        chunks.append(site)
+    codes = np.concatenate(chunks)
+    scores = {}
+    for order in (0, 1):
+        model = _pwm(codes, np.array(true_sites), np.array(decoys), -2, 8, order=order)
+        scores[order] = (model.score(codes, np.array(true_sites)), model.score(codes, np.array(decoys)))
+        # The stored form round-trips and scores the same.
+        again = Pwm(**json.loads(json.dumps(asdict(model))))
+        np.testing.assert_array_equal(again.score(codes, np.array(true_sites)), scores[order][0])
+    separation = {k: np.median(t) - np.median(d) for k, (t, d) in scores.items()}
+    assert separation[0] < 0.2 and separation[1] > 0.5
+    # Decoys with AC or CA score below every true site under order 1.
+    mixed = [s for s, c in zip(decoys, chunks[0::2]) if c[4] != c[5]]
+    assert scores[1][0].min() > Pwm.score(_pwm(codes, np.array(true_sites), np.array(decoys), -2, 8, 1),
+                                          codes, np.array(mixed)).max()

@@ -315,14 +315,14 @@ def test_order1_site_model_sees_what_a_matrix_cannot():
         chunks.append(site)
     codes = np.concatenate(chunks)
     scores = {}
-    for order in (0, 1):
+    for order in (0, 1, 2):
         model = _pwm(codes, np.array(true_sites), np.array(decoys), -2, 8, order=order)
         scores[order] = (model.score(codes, np.array(true_sites)), model.score(codes, np.array(decoys)))
         # The stored form round-trips and scores the same.
         again = Pwm(**json.loads(json.dumps(asdict(model))))
         np.testing.assert_array_equal(again.score(codes, np.array(true_sites)), scores[order][0])
     separation = {k: np.median(t) - np.median(d) for k, (t, d) in scores.items()}
-    assert separation[0] < 0.2 and separation[1] > 0.5
+    assert separation[0] < 0.2 and separation[1] > 0.5 and separation[2] > 0.5
     # Decoys with AC or CA score below every true site under order 1.
     mixed = [s for s, c in zip(decoys, chunks[0::2]) if c[4] != c[5]]
     assert scores[1][0].min() > Pwm.score(_pwm(codes, np.array(true_sites), np.array(decoys), -2, 8, 1),

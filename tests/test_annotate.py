@@ -29,6 +29,15 @@ def _random_dna(n):
     return "".join(RNG.choice(list("ACGT"), n))
 
 
+def gapped_genome(path, records: int, length: int, gap_start: int, gap: int):
+    """Random records chr0.. of `length` bases, each split by `gap` Ns at `gap_start`."""
+    with open(path, "w") as fh:
+        for i in range(records):
+            seq = _random_dna(length)
+            fh.write(f">chr{i}\n{seq[:gap_start]}{'N' * gap}{seq[gap_start + gap:]}\n")
+    return path
+
+
 @pytest.fixture(scope="module")
 def synthetic_fasta(tmp_path_factory):
     """Records with N runs, soft-masking, IUPAC codes, a short record and an all-N record."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_annotate import _random_dna
+from tests.test_annotate import gapped_genome
 from tests.test_merge import annotate, assert_same_run
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -16,12 +16,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 
 @pytest.fixture(scope="module")
 def genome(tmp_path_factory):
-    path = tmp_path_factory.mktemp("examples") / "genome.fa"
-    with open(path, "w") as fh:
-        for i in range(4):
-            seq = _random_dna(6000)
-            fh.write(f">chr{i}\n{seq[:2500]}{'N' * 30}{seq[2530:]}\n")
-    return path
+    return gapped_genome(tmp_path_factory.mktemp("examples") / "genome.fa", 4, 6000, 2500, 30)
 
 
 @pytest.fixture(scope="module")

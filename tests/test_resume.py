@@ -11,7 +11,7 @@ import time
 import pytest
 
 from genoseg.resume import STATE_DIR, plan_units
-from tests.test_annotate import _random_dna
+from tests.test_annotate import gapped_genome
 from tests.test_merge import RUNNER, annotate, assert_same_run
 from genoseg.cli import main
 
@@ -23,12 +23,7 @@ def test_units_close_once_full():
 
 @pytest.fixture(scope="module")
 def genome(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resume") / "genome.fa"
-    with open(path, "w") as fh:
-        for i in range(6):
-            seq = _random_dna(20_000)
-            fh.write(f">chr{i}\n{seq[:8000]}{'N' * 50}{seq[8050:]}\n")
-    return path
+    return gapped_genome(tmp_path_factory.mktemp("resume") / "genome.fa", 6, 20_000, 8000, 50)
 
 
 def _start(genome, out, model_dir, *extra):

@@ -28,7 +28,7 @@ from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParam
 from genoseg.inference import BatchProducer, Predictor, default_threads, in_window_order, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
-from genoseg.merge import merge_parts, sum_counts, write_summary
+from genoseg.merge import Part, merge_parts, sum_counts, write_summary
 from genoseg.regions import Region, resolve_region
 from genoseg.resume import DEFAULT_UNIT_BASES, ResumeState, plan_units, run_fingerprint
 from genoseg.stitching import SegmentStitcher, Track
@@ -547,8 +547,9 @@ def annotate(
 
     with FastaReader(options.fasta) as reader:
         targets = plan_targets(reader, options.regions, options.contigs)
-        tiny = [t for t in targets if t.whole and t.record.length < options.min_contig_length]
-        targets = [t for t in targets if not (t.whole and t.record.length < options.min_contig_length)]
+        is_tiny = [t.whole and t.record.length < options.min_contig_length for t in targets]
+        tiny = [t for t, small in zip(targets, is_tiny) if small]
+        targets = [t for t, small in zip(targets, is_tiny) if not small]
         n_bases = sum(t.end - t.start for t in targets) - sum(span_length(t, s) for t in targets for s in t.segments)
         records_total = len(targets)
         # Four full batches of short contigs per block: enough to fill batches of every padded size.
@@ -663,7 +664,7 @@ def annotate(
     if isinstance(run, UnitRun):
         summary["resume"] = {"units": run.count, "units_reused": run.reused}
         # Merging copies the units' files, so it is part of the run's wall time.
-        merge_parts(run.state.parts(run.count), Path(options.output), options.proteins, summary)
+        merge_parts(run.parts(), Path(options.output), options.proteins, summary)
         summary["wall_seconds"] = round(time.time() - t0, 2)
     if not to_stdout:
         write_summary(Path(options.output), summary)
@@ -721,6 +722,7 @@ class UnitRun:
         self.unit: int | None = None
         self.sink: Sink | None = None
         self.decode_seconds = 0.0
+        self._parts: list[Part] | None = None
 
     def remaining(self, targets: list[Target]) -> list[Target]:
         """The targets with only the segments of units still to do."""
@@ -764,8 +766,14 @@ class UnitRun:
         if self.sink is not None:
             self.sink.outputs.discard()
 
+    def parts(self) -> list[Part]:
+        """Every unit's part directory, read once when all are complete."""
+        if self._parts is None:
+            self._parts = self.state.parts(self.count)
+        return self._parts
+
     def counts(self) -> dict:
-        parts = [p.summary for p in self.state.parts(self.count)]
+        parts = [p.summary for p in self.parts()]
         return {"bases_annotated": sum(p["bases_annotated"] for p in parts),
                 "windows": sum(p["windows"] for p in parts),
                 "intervals": sum_counts([p["intervals"] for p in parts]),

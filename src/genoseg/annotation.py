@@ -248,8 +248,12 @@ def supported_features(annotation: Annotation) -> list[str]:
     return features
 
 
-def _utrs(t: Transcript) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(5'UTR, 3'UTR) pieces: exon parts before/after the CDS in transcript direction."""
+def utr_pieces(t) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(5'UTR, 3'UTR) pieces: exon parts before/after the CDS in transcript direction.
+
+    Takes anything with sorted `exons`, `cds` and a `strand`: a reference Transcript or a
+    decoded GeneModel.
+    """
     if not t.cds:
         return [], []
     cds_start, cds_end = t.cds[0][0], t.cds[-1][1]
@@ -301,7 +305,7 @@ def build_labels(annotation: Annotation, seqid: str, length: int, features: list
         donors, acceptors = _splice_sites(t)
         paint("splice_donor", donors)
         paint("splice_acceptor", acceptors)
-        five, three = _utrs(t)
+        five, three = utr_pieces(t)
         paint("5UTR", five)
         paint("3UTR", three)
     if "intron" in column and "exon" in column:

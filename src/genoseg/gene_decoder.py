@@ -369,6 +369,7 @@ class GeneDecoder:
             return self._decode_upto(cut)
         if self.buffered > self.max_locus:
             stacked = np.concatenate(self.buffer)
+            self.buffer = [stacked]  # _decode_upto then cuts it without concatenating again
             half = len(stacked) // 2
             return self._decode_upto(half + int(np.argmin(self._genic(stacked[half:]))))
         return []

@@ -206,8 +206,8 @@ def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[st
     return writer
 
 
-def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: dict) -> dict:
-    """Write the files of one run from `parts` (in genome order) into `output`; returns run.json's content."""
+def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: dict) -> None:
+    """Write the files of one run from `parts` (in genome order) into `output` (all but run.json)."""
     first = parts[0]
     stem = first.stem
     output.mkdir(parents=True, exist_ok=True)
@@ -279,7 +279,6 @@ def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: 
             writer.abort()
             target.discard()
         raise
-    return summary
 
 
 def sum_counts(counts: list[dict | None]) -> dict | None:

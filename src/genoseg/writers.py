@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from genoseg.annotation import utr_pieces
 from genoseg.bigwig import BigWigWriter
 from genoseg.fasta import Record
 from genoseg.gene_decoder import GeneModel
@@ -127,15 +128,20 @@ def _escape(value: str) -> str:
     return quote(value, safe=" :/|.-_()[]+*#!?@^{}<>'\"")
 
 
+def _write_header(out: TextOutput, records: list[Record], header: dict[str, str], spacing: str = " ") -> None:
+    """Version, one sequence-region per non-empty record, and the run's settings as a comment."""
+    out.write("##gff-version 3\n")
+    for record in records:
+        if record.length > 0:  # GFF3 has no way to state an empty sequence
+            out.write(f"##sequence-region{spacing}{record.name} 1 {record.length}\n")
+    out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+
+
 class Gff3Writer:
     def __init__(self, out: TextOutput, records: list[Record], header: dict[str, str]) -> None:
         self.out = out
         self.ids: dict[str, int] = {}
-        out.write("##gff-version 3\n")
-        for record in records:
-            if record.length > 0:  # GFF3 has no way to state an empty sequence
-                out.write(f"##sequence-region {record.name} 1 {record.length}\n")
-        out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+        _write_header(out, records, header)
 
     def write(self, interval: Interval) -> None:
         style = style_of(interval.feature)
@@ -160,14 +166,6 @@ def _phases(model: GeneModel) -> list[int]:
     return phases if model.strand != "-" else phases[::-1]
 
 
-def _utr_pieces(model: GeneModel) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(left, right) of the CDS: exon parts before its first and after its last coding base."""
-    first, last = model.cds[0][0], model.cds[-1][1]
-    left = [(s, min(e, first)) for s, e in model.exons if s < first]
-    right = [(max(s, last), e) for s, e in model.exons if e > last]
-    return left, right
-
-
 class GeneGff3Writer:
     """Hierarchical GFF3 gene models: gene → mRNA | lnc_RNA → exon, five_prime_UTR, CDS, three_prime_UTR.
 
@@ -178,12 +176,8 @@ class GeneGff3Writer:
     def __init__(self, out: TextOutput, records: list[Record], header: dict[str, str]) -> None:
         self.out = out
         self.count = 0
-        out.write("##gff-version 3\n")
-        for record in records:
-            if record.length > 0:
-                # Spaced as genometools writes it, so `gt gff3 -tidy` leaves the file unchanged.
-                out.write(f"##sequence-region   {record.name} 1 {record.length}\n")
-        out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+        # Spaced as genometools writes it, so `gt gff3 -tidy` leaves the file unchanged.
+        _write_header(out, records, header, spacing="   ")
 
     def write(self, model: GeneModel) -> str:
         """Write one gene; returns its transcript ID."""
@@ -199,8 +193,7 @@ class GeneGff3Writer:
         for i, (s, e) in enumerate(model.exons, start=1):
             children.append((s, e, "exon", ".", f"ID={transcript}.exon{i};Parent={transcript}", "."))
         if coding:
-            left, right = _utr_pieces(model)
-            five, three = (left, right) if model.strand != "-" else (right, left)
+            five, three = utr_pieces(model)
             for pieces, kind, tag in ((five, "five_prime_UTR", "utr5"), (three, "three_prime_UTR", "utr3")):
                 for i, (s, e) in enumerate(pieces, start=1):
                     children.append((s, e, kind, ".", f"ID={transcript}.{tag}.{i};Parent={transcript}", "."))

@@ -6,6 +6,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,10 +49,15 @@ def assert_one_line_error(result, exit_code, *needles):
         ("duplicate_names.fa", "duplicate record name 'chr1'"),
     ],
 )
-def test_bad_fasta_rejected(name, needle, tiny_model_dir, tmp_path):
+def test_bad_fasta_rejected(name, needle, tiny_model_dir, tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     result = annotate_cli(BAD / name, "-m", tiny_model_dir, "-o", tmp_path / "out")
     assert_one_line_error(result, 1, name, needle)
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+    # Nothing the refused file made (a decompressed copy, an index) is left in the temp dir.
+    assert list(scratch.iterdir()) == []
 
 
 def test_empty_record_skipped(tiny_model_dir, tmp_path):

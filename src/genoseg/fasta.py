@@ -90,7 +90,12 @@ class FastaReader:
         # The batch producer and the gene decoder read from different threads; pysam's handle
         # is not safe for concurrent use.
         self._lock = threading.Lock()
-        self._fasta = self._open()
+        try:
+            self._fasta = self._open()
+        except BaseException:
+            # A file refused here must not leave its decompressed copy or index behind in /tmp.
+            self._remove_scratch()
+            raise
         self.records = [Record(n, l) for n, l in zip(self._fasta.references, self._fasta.lengths)]
         self._lengths = {r.name: r.length for r in self.records}
 
@@ -174,6 +179,9 @@ class FastaReader:
 
     def close(self) -> None:
         self._fasta.close()
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None

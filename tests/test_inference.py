@@ -1,7 +1,6 @@
 """Batching: full windows in order, short windows (fragmented assemblies) packed into full batches."""
 
 import json
-import math
 
 import numpy as np
 import pyBigWig

@@ -234,16 +234,20 @@ def fit_genes(fasta, annotation, regions, output) -> None:
       genoseg fit-genes --fasta TAIR10_chr1.fna.gz --annotation TAIR10_chr1.gff.gz \\
         --region NC_003070.9:1-24342136 -o model/gene_model.json
     """
-    from genoseg.gene_parameters import GeneParameters, fit_gene_parameters
+    from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, FITTED_FIELDS, GeneParameters, fit_gene_parameters
+
+    from genoseg.annotate import BUNDLED_MODEL
 
     fitted = fit_gene_parameters(fasta, annotation, list(regions))
-    bundled = GeneParameters()
-    if Path(output).is_file():  # keep weights tuned earlier, refresh the sequence models
+    # Keep the weights tuned earlier (those of the file being refreshed, else the bundled
+    # model's, tuned with sequence models like these) and refresh the sequence models.
+    bundled = GeneParameters.load(BUNDLED_MODEL / GENE_PARAMETERS_FILE)
+    if Path(output).is_file():
         try:
             bundled = GeneParameters.load(output)
         except (ValueError, TypeError, KeyError):
             pass
-    for name in ("donor", "acceptor", "start", "hexamer", "donor_floor", "acceptor_floor", "notes"):
+    for name in FITTED_FIELDS:
         setattr(bundled, name, getattr(fitted, name))
     bundled.save(output)
     click.echo(f"fitted on {fitted.notes['coding_transcripts']} coding transcripts, {fitted.notes['donors']} introns; "

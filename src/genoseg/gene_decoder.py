@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from genoseg.fasta import reverse_complement
-from genoseg.gene_parameters import CODE, GeneParameters, find_motif, hexamer_index, spliced
+from genoseg.gene_parameters import CODE, GeneParameters, find_motif, spliced
 from genoseg.stitching import Track
 
 CODON_TABLE = {
@@ -118,9 +118,8 @@ class _Oriented:
         w = params.weight_emission
         self.exon_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_cds + 1e-4) - outside))))
         self.intron_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_intron + 1e-4) - outside))))
-        coding = params.weight_coding * params.hexamer_table()[hexamer_index(codes)]
-        frame = np.arange(n) % 3
-        self.coding_prefix = [np.concatenate(([0.0], np.cumsum(np.where(frame == r, coding, 0.0)))) for r in range(3)]
+        self.coding_prefix = [np.concatenate(([0.0], np.cumsum(params.weight_coding * row)))
+                              for row in params.coding_per_base(codes)]
         signal = params.weight_signal
         site = params.weight_network_site
         donor_probs = probs[:, columns.donor] if columns.donor is not None else None
@@ -193,7 +192,7 @@ class _Oriented:
                         activate(pending, open_best, open_node, r, pos)
                     if open_best[r] <= NEG:
                         continue
-                    value = exon_prefix[pos] + coding_prefix[r][max(pos - 2, 0)] + open_best[r]
+                    value = exon_prefix[pos] + coding_prefix[r][pos] + open_best[r]
                     phase = (pos - r) % 3
                     node = (pos, open_node[r])
                     intron_pending[phase].append(
@@ -203,7 +202,7 @@ class _Oriented:
                 activate(open_pending[r], open_best, open_node, r, pos + 3)
                 if open_best[r] > NEG:
                     end = pos + 3
-                    value = exon_prefix[end] + coding_prefix[r][max(pos - 2, 0)] + open_best[r]
+                    value = exon_prefix[end] + coding_prefix[r][pos] + open_best[r]
                     gene_pending.append((end + gap, value, (end, open_node[r], value)))
                 open_best[r], open_node[r] = NEG, None
                 open_pending[r].clear()

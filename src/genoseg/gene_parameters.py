@@ -76,6 +76,10 @@ def _base_at(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(inside, codes[np.clip(at, 0, max(len(codes) - 1, 0))], 4) if len(codes) else np.full(len(at), 4)
 
 
+# What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
+FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "donor_floor", "acceptor_floor", "notes")
+
+
 @dataclass
 class GeneParameters:
     """Everything the decoder needs besides the network's probabilities; stored as JSON."""
@@ -84,12 +88,15 @@ class GeneParameters:
     acceptor: Pwm | None = None  # site = first exon base after AG
     start: Pwm | None = None  # site = A of ATG
     hexamer: list[float] | None = None  # 4096 in-frame log-odds, index = base-4 number of the 6-mer
+    # Three-periodic fifth-order Markov chain: coding_markov[p][h] is the log-odds of the last
+    # base of 6-mer h given the five before it, when that base sits at codon position p, against
+    # the same in non-coding sequence. Scores every base, where `hexamer` scores one per codon.
+    coding_markov: list[list[float]] | None = None
     donor_floor: float = -1e9  # candidates below this matrix score are not considered
     acceptor_floor: float = -1e9
-    # Chosen by grid search on NC_003070.9:20,000,001-23,000,000 (training side of the split).
-    # With weight-array splice-site models the sequence evidence earned more weight against the
-    # network's: emission 1 → 0.35, signal 1.5 → 10, coding 5 → 12 (exon F1 there 0.321 → 0.418,
-    # CDS-exact genes 168 → 259 of 748).
+    # Weights for a network without fitted sequence models (neutral signals): what a model with
+    # sharp splice-site classes is decoded with. The bundled model's gene_model.json holds the
+    # weights tuned with its sequence models (see docs/models.md), and `fit-genes` starts from it.
     weight_emission: float = 0.35
     weight_signal: float = 10.0
     weight_coding: float = 12.0
@@ -114,6 +121,27 @@ class GeneParameters:
                 data[name] = Pwm(**data[name])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def coding_per_base(self, codes: np.ndarray) -> list[np.ndarray]:
+        """(3, n): coding log-odds of each base read in frame class r (codons start at ≡ r mod 3).
+
+        An exon [s, e) in class r scores sum(row r [s:e]). From a `hexamer` table alone (files
+        fitted before coding_markov), a codon's 6-mer score sits on its third base.
+        """
+        n = len(codes)
+        index = hexamer_index(codes)
+        if self.coding_markov is not None:
+            table = np.zeros((3, 4097), dtype=np.float64)
+            table[:, :4096] = self.coding_markov
+            ending = np.full(n, 4096, dtype=np.int64)  # the 6-mer ending at each base
+            ending[5:] = index[: max(n - 5, 0)]
+            phase = np.arange(n) % 3
+            return [table[(phase - r) % 3, ending] for r in range(3)]
+        per_codon = self.hexamer_table()[index]
+        shifted = np.zeros(n)
+        shifted[2:] = per_codon[: max(n - 2, 0)]
+        frame = (np.arange(n) - 2) % 3
+        return [np.where(frame == r, shifted, 0.0) for r in range(3)]
 
     def hexamer_table(self) -> np.ndarray:
         """(4097,) float64: 4096 hexamers plus a 0 for windows containing an N."""
@@ -156,6 +184,12 @@ def _pwm(codes: np.ndarray, true_sites: np.ndarray, decoys: np.ndarray, offset: 
     return Pwm(offset, np.round(log_odds, 4).tolist(), order)
 
 
+def _markov_log_odds(counts: np.ndarray) -> np.ndarray:
+    """log P(last base | the five before) for each 6-mer, from (rows, 4096) 6-mer counts."""
+    grouped = counts.reshape(len(counts), 1024, 4)
+    return np.log(grouped / grouped.sum(-1, keepdims=True)).reshape(len(counts), 4096)
+
+
 def find_motif(codes: np.ndarray, motif: str) -> np.ndarray:
     """Positions where `motif` (ACGT text) starts in a 0..4 code array."""
     hits = np.ones(max(len(codes) - len(motif) + 1, 0), dtype=bool)
@@ -169,7 +203,7 @@ def spliced(codes: np.ndarray, pieces: list[tuple[int, int]]) -> np.ndarray:
     return np.concatenate([codes[s:e] for s, e in pieces])
 
 
-def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float = 5.0) -> float:
+def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> float:
     if not sites:
         return -1e9
     return round(float(np.percentile(pwm.score(codes, np.array(sites)), percentile)), 3)
@@ -184,6 +218,8 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     annotation: Annotation = read_annotation(annotation_path)
     coding_counts = np.ones(4097, dtype=np.float64)
     background_counts = np.ones(4097, dtype=np.float64)
+    markov_counts = np.ones((3, 4097), dtype=np.float64)
+    markov_background = np.ones(4097, dtype=np.float64)
     donors_true, acceptors_true, starts_true = [], [], []
     donors_decoy, acceptors_decoy, starts_decoy = [], [], []
     chunks: list[np.ndarray] = []
@@ -225,10 +261,16 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                     starts_true.append(base + cds[0][0])
                     for s, e in cds:
                         in_cds[s:e] = True
-                    frame = hexamer_index(spliced(codes, cds))[0::3]
-                    coding_counts += np.bincount(frame, minlength=4097)
+                    spliced_index = hexamer_index(spliced(codes, cds))
+                    coding_counts += np.bincount(spliced_index[0::3], minlength=4097)
+                    # 6-mer starting at k ends at k + 5, whose codon position is (k + 5) % 3.
+                    for position in range(3):
+                        markov_counts[position] += np.bincount(spliced_index[(position - 5) % 3 :: 3], minlength=4097)
                 index = hexamer_index(codes)
                 background_counts += np.bincount(index[~in_cds], minlength=4097)
+                ends_outside = np.zeros(n, dtype=bool)
+                ends_outside[: max(n - 5, 0)] = ~in_cds[5:]
+                markov_background += np.bincount(index[ends_outside], minlength=4097)
                 # Decoys: every occurrence of the core motif inside genes, so the matrices learn
                 # what tells a real site from the many look-alikes the decoder will meet.
                 for motif, shift, decoys in (("GT", 0, donors_decoy), ("GC", 0, donors_decoy),
@@ -248,13 +290,16 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     return GeneParameters(
         donor=donor,
         acceptor=acceptor,
-        # Floors at the 5th percentile of true sites: the decoder skips the decoys below them.
-        # Besides speed this is the largest single gain in accuracy measured (exon F1 0.11 → 0.33
-        # on the tuning slice): weak decoys are where the blurred network lets a wrong path win.
-        donor_floor=_floor(donor, codes, donors_true),
-        acceptor_floor=_floor(acceptor, codes, acceptors_true),
+        # Floors low in the true sites' score distribution: the decoder skips the decoys below
+        # them. Besides speed this was the largest single gain in accuracy measured (exon F1
+        # 0.11 → 0.33 on the tuning slice, at the 5th percentile): weak decoys are where the
+        # blurred network lets a wrong path win. Once introns carried their own penalty, lower
+        # floors (keeping more weak true sites) paid: tuned to the 1.5th and 2.5th percentiles.
+        donor_floor=_floor(donor, codes, donors_true, 1.5),
+        acceptor_floor=_floor(acceptor, codes, acceptors_true, 2.5),
         start=_pwm(codes, np.array(starts_true), np.array(starts_decoy), -9, 15),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
+        coding_markov=np.round(_markov_log_odds(markov_counts[:, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4).tolist(),
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
                "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},
     )

@@ -363,3 +363,18 @@ def test_coding_chain_reads_the_true_frame_of_real_genes():
             right[name].append(int(np.argmax(scores)) == first % 3)
     assert len(right["chain"]) >= 35
     assert np.mean(right["chain"]) > 0.85 and np.mean(right["per_codon"]) > 0.85
+
+
+def test_intron_base_penalty_prices_intron_length():
+    """The per-base intron cost is what a path pays for each intron base: a gene whose two introns
+    (208 nt) are worth keeping at a small cost loses them once each base costs more than the
+    network's evidence for it."""
+    gene, exons, cds = synthetic_gene()
+    seq = _intergenic(700) + gene + _intergenic(800)
+    want_cds = _shift(cds, 700)
+    probs = probabilities(len(seq), _shift(exons, 700), _introns(_shift(exons, 700)), want_cds)
+    array = np.frombuffer(seq.encode(), np.uint8)
+    cheap = decode_locus("chr1", 0, array, probs, COLUMNS, GeneParameters(intron_base_penalty=0.05))
+    assert [m.cds for m in cheap] == [want_cds]
+    dear = decode_locus("chr1", 0, array, probs, COLUMNS, GeneParameters(intron_base_penalty=5.0))
+    assert all(len(m.cds) == 1 for m in dear)

@@ -117,7 +117,10 @@ class _Oriented:
         outside = np.log(np.clip(np.maximum(1 - p_gene, p_exon * p_utr), 1e-4, 1))
         w = params.weight_emission
         self.exon_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_cds + 1e-4) - outside))))
-        self.intron_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_intron + 1e-4) - outside))))
+        # A cost per intron base makes intron lengths geometric: a path that skips exons through
+        # one long "intron" pays for its length, where the blurred network barely objects.
+        intron_base = w * (np.log(p_intron + 1e-4) - outside) - params.intron_base_penalty
+        self.intron_prefix = np.concatenate(([0.0], np.cumsum(intron_base)))
         self.coding_prefix = [np.concatenate(([0.0], np.cumsum(params.weight_coding * row)))
                               for row in params.coding_per_base(codes)]
         signal = params.weight_signal

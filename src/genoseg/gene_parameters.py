@@ -23,6 +23,8 @@ from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.regions import resolve_region
 
 FILE_NAME = "gene_model.json"
+# The bundled model's, whose weights were tuned with fitted sequence models (docs/models.md).
+BUNDLED_FILE = Path(__file__).parent / "models" / "default" / FILE_NAME
 
 # Base → 0..3, anything else → 4.
 CODE = np.full(256, 4, dtype=np.int64)
@@ -212,7 +214,8 @@ def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> 
 
 
 def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | None = None) -> GeneParameters:
-    """Fit site matrices and the hexamer table on the coding transcripts inside `regions`.
+    """Fit site models, the start-codon matrix and the coding models on the coding transcripts
+    inside `regions`.
 
     Sites are counted in transcript orientation: each record is read forward and reverse
     complemented, and every transcript is taken on the strand it lies on.

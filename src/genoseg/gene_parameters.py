@@ -4,10 +4,11 @@ The network says roughly where exons and introns are, but its boundaries are blu
 of bases (the bundled model's exon probability crosses 0.5 within ±40 bp of a true splice site),
 and a gene model must be exact to the base and in frame. So, like every ab initio gene finder,
 the decoder scores candidate boundaries with small sequence models fitted on the training
-genome: position weight matrices for donor, acceptor and start-codon contexts (log-odds against
-every other GT/GC, AG or ATG), and an in-frame hexamer table for coding potential. Fitting takes
-seconds (`genoseg fit-genes`); without a fitted file the decoder uses neutral signals and relies
-on the network alone (right for full-size SegmentNT, whose splice-site classes are sharp).
+genome: weight array models for donor and acceptor contexts and a matrix for start codons
+(log-odds against every other GT/GC, AG or ATG), and a three-periodic fifth-order Markov chain
+for coding potential. Fitting takes seconds (`genoseg fit-genes`); without a fitted file the
+decoder uses neutral signals and relies on the network alone (right for full-size SegmentNT,
+whose splice-site classes are sharp).
 """
 
 from __future__ import annotations

@@ -200,7 +200,9 @@ def _start_long_run(tiny_model_dir, tmp_path):
     fasta.write_text(">chr1\n" + "\n".join(seq[i : i + 80] for i in range(0, len(seq), 80)) + "\n")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "genoseg.cli", "annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(out), "-q"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    scratch = tmp_path / "scratch"  # the run's temp dir (its FASTA index), checked after a signal
+    scratch.mkdir()
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(scratch)})
     deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and any("partial" in p.name for p in out.iterdir())):
         time.sleep(0.2)
@@ -214,7 +216,7 @@ def test_sigterm_cleans_up(tiny_model_dir, tmp_path):
     proc.send_signal(signal.SIGTERM)
     stderr = proc.communicate(timeout=60)[1]
     assert proc.returncode == 143 and "terminated" in stderr and "Traceback" not in stderr
-    assert list(out.iterdir()) == []
+    assert list(out.iterdir()) == [] and list((tmp_path / "scratch").iterdir()) == []
 
 
 def test_ctrl_c_stops_promptly_and_cleans_up(tiny_model_dir, tmp_path):
@@ -224,7 +226,7 @@ def test_ctrl_c_stops_promptly_and_cleans_up(tiny_model_dir, tmp_path):
     stderr = proc.communicate(timeout=60)[1]
     assert time.time() - sent < 10
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
-    assert list(out.iterdir()) == []
+    assert list(out.iterdir()) == [] and list((tmp_path / "scratch").iterdir()) == []
 
 
 def test_sigkill_leaves_no_complete_looking_file(tiny_model_dir, tmp_path):

@@ -29,7 +29,9 @@ def genome(tmp_path_factory):
 def _start(genome, out, model_dir, *extra):
     command = [sys.executable, "-m", "genoseg.cli", "annotate", str(genome), "-o", str(out), "-m", str(model_dir), "-q",
                "--proteins", str(out) + ".faa", "--resume", "--resume-unit", "10000", *extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Killed runs cannot remove their temp files; keep them under the test's own directory.
+    env = {**os.environ, "TMPDIR": str(out.parent)}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def _kill_when(process, condition, what):

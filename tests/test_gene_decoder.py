@@ -331,8 +331,8 @@ def test_order1_site_model_sees_what_a_matrix_cannot():
 
 def test_coding_chain_reads_the_true_frame_of_real_genes():
     """Fitted on the first half of S. cerevisiae chrI, the three-periodic chain scores more than
-    85 % of the second half's genes highest in their own frame class (a shifted frame convention
-    gets about a third); the older per-codon scoring of the same fit does too."""
+    85 % of the second half's genes highest in their own frame class (with the frame
+    convention shifted by one base, 2 %); the older per-codon scoring of the same fit does too."""
     from dataclasses import replace
 
     from genoseg.annotation import CODING, read_annotation

@@ -381,6 +381,11 @@ class Sink:
             self.outputs.genes(self.decoder.end_segment())
             self.decode_seconds += time.perf_counter() - started
 
+    def counts(self) -> dict:
+        """What went into these outputs, as run.json reports it."""
+        return {"bases_annotated": self.bases, "windows": self.windows, "intervals": self.caller.counts,
+                "gene_models": self.decoder.counts if self.decoder else None}
+
 
 class StitchAndWrite:
     """Model outputs, window by window in genome order → stitched tracks → the run's sinks."""
@@ -699,9 +704,7 @@ class SingleRun:
         self.sink.outputs.discard()
 
     def counts(self) -> dict:
-        decoder = self.sink.decoder
-        return {"bases_annotated": self.sink.bases, "windows": self.sink.windows, "intervals": self.sink.caller.counts,
-                "gene_models": decoder.counts if decoder else None}
+        return self.sink.counts()
 
 
 class UnitRun:
@@ -752,10 +755,7 @@ class UnitRun:
         self.state.complete(self.unit, {
             "input": str(self.options.fasta),
             "proteins_file": "proteins.faa" if self.options.proteins else None,
-            "bases_annotated": sink.bases,
-            "windows": sink.windows,
-            "intervals": sink.caller.counts,
-            "gene_models": sink.decoder.counts if sink.decoder else None,
+            **sink.counts(),
         })
         self.unit, self.sink = None, None
 

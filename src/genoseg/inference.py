@@ -103,13 +103,17 @@ def pack_batches(
     def oldest_first() -> list[int]:
         return sorted(short, key=lambda size: short[size][0][0])
 
+    def flush() -> Iterator[tuple[list[tuple[int, Window]], int | None]]:
+        nonlocal full
+        if full:
+            yield full, None
+            full = []
+        for pending in oldest_first():
+            yield release(pending)
+
     for index, item in enumerate(windows):
         if item.block != block:  # batches never cross a block
-            if full:
-                yield full, None
-                full = []
-            for pending in oldest_first():
-                yield release(pending)
+            yield from flush()
             block = item.block
         size = padded_length(item.length, window)
         if size is None:
@@ -129,10 +133,7 @@ def pack_batches(
             yield release(size)
         elif waiting > limit:
             yield release(oldest_first()[0])
-    if full:
-        yield full, None
-    for pending in oldest_first():
-        yield release(pending)
+    yield from flush()
 
 
 class BatchProducer:

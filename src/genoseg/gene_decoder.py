@@ -6,8 +6,10 @@ exon or intron between two sites is scored in O(1) from prefix sums of per-base 
 sites the grammar allows are candidates (ATG; GT/GC donors and AG acceptors on the gene's own
 strand; TAA/TAG/TGA), so the Python loop runs over sites, not bases, and only inside loci the
 network marks as genic. Reading frame is carried through introns, and stop codons close every
-open exon of their frame, so a decoded CDS never holds an in-frame stop (checked again on the
-spliced sequence, which also catches stops split by an intron).
+open exon of their frame, so a decoded CDS never holds an in-frame stop. A stop codon split by
+an intron (T|AG, TA|G, ...) is ruled out too: an intron remembers the one or two bases of the
+codon it interrupts, and an acceptor whose first bases would complete a stop refuses it. (The
+spliced CDS is checked again before output.)
 
 The reverse strand is decoded by running the same program on the reverse complement, and the
 two strands' genes compete for overlapping space by score. UTRs extend the first and last coding
@@ -39,6 +41,10 @@ CODON_TABLE = {
 }
 STOP_CODONS = ("TAA", "TAG", "TGA")
 NEG = -1e18
+# An intron waiting for its acceptor is in one of six slots: the phase it hands on, and for
+# phases 1 and 2 the bases of the interrupted codon that could begin a stop (T; TA or TG).
+SLOT_PHASE = (0, 1, 1, 2, 2, 2)
+SLOT_REFUSAL = (0, 0, 1, 0, 2, 4)  # the acceptor flag (_acceptor_refusals) that closes each slot
 SITE_FLOOR = 0.01  # added to network site probabilities before taking logs
 
 
@@ -119,7 +125,8 @@ class _Oriented:
         self.exon_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_cds + 1e-4) - outside))))
         # A cost per intron base makes intron lengths geometric: a path that skips exons through
         # one long "intron" pays for its length, where the blurred network barely objects.
-        intron_base = w * (np.log(p_intron + 1e-4) - outside) - params.intron_base_penalty
+        intron_base = (w * (np.log(p_intron + 1e-4) - outside) - params.intron_base_penalty
+                       + params.weight_intron * params.intron_per_base(codes))
         self.intron_prefix = np.concatenate(([0.0], np.cumsum(intron_base)))
         self.coding_prefix = [np.concatenate(([0.0], np.cumsum(params.weight_coding * row)))
                               for row in params.coding_per_base(codes)]
@@ -146,6 +153,8 @@ class _Oriented:
             self.acceptors, pwm = self.acceptors[pwm >= params.acceptor_floor], pwm[pwm >= params.acceptor_floor]
             acceptor_score = signal * pwm
         self.acceptor_score = acceptor_score + site * _network_site(acceptor_probs, self.acceptors, (-2, 0))
+        self.donor_tail = _donor_tails(codes, self.donors)
+        self.acceptor_refuses = _acceptor_refusals(codes, self.acceptors)
         self.starts = find_motif(codes, "ATG")
         self.start_score = signal * params.start.score(codes, self.starts) if params.start is not None else np.zeros(len(self.starts))
         self.stops = np.sort(np.concatenate([find_motif(codes, s) for s in STOP_CODONS]))
@@ -156,13 +165,20 @@ class _Oriented:
         """Best set of non-overlapping coding genes: [(score, CDS exons)], in locus coordinates."""
         p = self.params
         exon_prefix, intron_prefix, coding_prefix = self.exon_prefix, self.intron_prefix, self.coding_prefix
-        # Event order at one position: exon ends (donor), then the stop codon (a gene may end
-        # with it; it closes every open exon of its frame), then exon starts (acceptor, ATG).
-        DONOR, STOP, ACCEPTOR, START = range(4)
+        # Event order at one position: a stop codon that ended three bases back closes every
+        # open exon of its frame (an exon may still end inside the stop, TA|G: the intron then
+        # carries the split codon), then exon ends (donor), then the stop codon itself (a gene
+        # may end with it), then exon starts (acceptor, ATG).
+        CLOSE, DONOR, STOP, ACCEPTOR, START = range(5)
+        # key = (position * 8 + kind) * 8 + flags: sorted by position, then kind. The flags are
+        # a donor's codon tail or the slots an acceptor refuses (see SLOT_PHASE).
         keys = np.concatenate([
-            self.donors * 8 + DONOR, self.stops * 8 + STOP, self.acceptors * 8 + ACCEPTOR, self.starts * 8 + START,
+            ((self.stops + 3) * 8 + CLOSE) * 8, (self.donors * 8 + DONOR) * 8 + self.donor_tail,
+            (self.stops * 8 + STOP) * 8, (self.acceptors * 8 + ACCEPTOR) * 8 + self.acceptor_refuses,
+            (self.starts * 8 + START) * 8,
         ])
-        values = np.concatenate([self.donor_score, np.zeros(len(self.stops)), self.acceptor_score, self.start_score])
+        values = np.concatenate([np.zeros(len(self.stops)), self.donor_score, np.zeros(len(self.stops)),
+                                 self.acceptor_score, self.start_score])
         stop_at = self.stop_at.tolist()
         order = np.argsort(keys, kind="stable")
         keys, values = keys[order].tolist(), values[order].tolist()
@@ -171,10 +187,10 @@ class _Oriented:
         open_best = [NEG] * 3
         open_node: list = [None] * 3
         open_pending: list[deque] = [deque() for _ in range(3)]
-        # Introns awaiting an acceptor, by the phase they hand on.
-        intron_best = [NEG] * 3
-        intron_node: list = [None] * 3
-        intron_pending: list[deque] = [deque() for _ in range(3)]
+        # Introns awaiting an acceptor, by slot (SLOT_PHASE).
+        intron_best = [NEG] * 6
+        intron_node: list = [None] * 6
+        intron_pending: list[deque] = [deque() for _ in range(6)]
         gene_best, gene_node = 0.0, None  # best parse of everything left of here
         gene_pending: deque = deque()
         min_exon, min_intron, gap = p.min_exon, p.min_intron, p.min_gene_gap
@@ -187,7 +203,7 @@ class _Oriented:
 
         # The hot loop of the decoder: one pass over candidate sites, constant work per site.
         for key, site_score in zip(keys, values):
-            pos, kind = key >> 3, key & 7
+            pos, kind, flags = key >> 6, (key >> 3) & 7, key & 7
             if kind == DONOR:
                 for r in range(3):
                     pending = open_pending[r]
@@ -197,29 +213,37 @@ class _Oriented:
                         continue
                     value = exon_prefix[pos] + coding_prefix[r][pos] + open_best[r]
                     phase = (pos - r) % 3
+                    slot = 0 if phase == 0 else 1 + (flags & 1) if phase == 1 else 3 + (flags >> 1)
                     node = (pos, open_node[r])
-                    intron_pending[phase].append(
+                    intron_pending[slot].append(
                         (pos + min_intron, value - intron_prefix[pos] + site_score - p.intron_penalty, node))
             elif kind == STOP:
-                r = pos % 3
-                activate(open_pending[r], open_best, open_node, r, pos + 3)
-                if open_best[r] > NEG:
-                    end = pos + 3
-                    value = exon_prefix[end] + coding_prefix[r][pos] + open_best[r]
-                    gene_pending.append((end + gap, value, (end, open_node[r], value)))
+                r, end = pos % 3, pos + 3
+                best, node = open_best[r], open_node[r]
+                for ready, value, waiting in open_pending[r]:  # exons long enough by the stop's end
+                    if ready > end:
+                        break
+                    if value > best:
+                        best, node = value, waiting
+                if best > NEG:
+                    value = exon_prefix[end] + coding_prefix[r][pos] + best
+                    gene_pending.append((end + gap, value, (end, node, value)))
+            elif kind == CLOSE:
+                r = (pos - 3) % 3
                 open_best[r], open_node[r] = NEG, None
                 open_pending[r].clear()
             elif kind == ACCEPTOR:
-                for phase in range(3):
-                    pending = intron_pending[phase]
+                for slot in range(6):
+                    pending = intron_pending[slot]
                     if pending and pending[0][0] <= pos:
-                        activate(pending, intron_best, intron_node, phase, pos)
-                    if intron_best[phase] <= NEG or (phase == 0 and stop_at[pos]):
-                        continue  # (an exon whose first codon is a stop)
-                    value = intron_best[phase] + intron_prefix[pos] + site_score
+                        activate(pending, intron_best, intron_node, slot, pos)
+                    phase = SLOT_PHASE[slot]
+                    if intron_best[slot] <= NEG or (phase == 0 and stop_at[pos]) or flags & SLOT_REFUSAL[slot]:
+                        continue  # an exon whose first codon, whole or completed, is a stop
+                    value = intron_best[slot] + intron_prefix[pos] + site_score
                     r = (pos - phase) % 3
                     open_pending[r].append((pos + min_exon, value - exon_prefix[pos] - coding_prefix[r][pos],
-                                            (pos, intron_node[phase])))
+                                            (pos, intron_node[slot])))
             elif kind == START:
                 while gene_pending and gene_pending[0][0] <= pos:
                     _, value, node = gene_pending.popleft()
@@ -253,6 +277,28 @@ class _Oriented:
             node = previous
         genes.reverse()
         return genes
+
+
+def _donor_tails(codes: np.ndarray, donors: np.ndarray) -> np.ndarray:
+    """Flags of the exon end before each donor: bit 0, its last base is T (a phase-1 codon T..);
+    bits 1-2, its last two bases are TA (1) or TG (2) (a phase-2 codon TA. or TG.)."""
+    last = codes[donors - 1]
+    before = np.where(donors >= 2, codes[np.maximum(donors - 2, 0)], 4)
+    t, a, g = CODE[ord("T")], CODE[ord("A")], CODE[ord("G")]
+    two = np.where((before == t) & (last == a), 1, np.where((before == t) & (last == g), 2, 0))
+    return ((last == t).astype(np.int64) | two << 1).astype(np.int64)
+
+
+def _acceptor_refusals(codes: np.ndarray, acceptors: np.ndarray) -> np.ndarray:
+    """Flags of the slots (SLOT_PHASE) each acceptor refuses because its first bases complete a stop:
+    bit 0, slot 2 (T + AA/AG/GA); bit 1, slot 4 (TA + A/G); bit 2, slot 5 (TG + A)."""
+    n = len(codes)
+    first = np.where(acceptors < n, codes[np.minimum(acceptors, n - 1)], 4)
+    second = np.where(acceptors + 1 < n, codes[np.minimum(acceptors + 1, n - 1)], 4)
+    a, g = CODE[ord("A")], CODE[ord("G")]
+    after_t = ((first == a) & ((second == a) | (second == g))) | ((first == g) & (second == a))
+    return (after_t.astype(np.int64) | ((first == a) | (first == g)).astype(np.int64) << 1
+            | (first == a).astype(np.int64) << 2)
 
 
 def _coding_ok(codes: np.ndarray, cds: list[tuple[int, int]], min_cds: int) -> str | None:

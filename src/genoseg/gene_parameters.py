@@ -80,7 +80,8 @@ def _base_at(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 # What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
-FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "donor_floor", "acceptor_floor", "notes")
+FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "intron_markov", "donor_floor",
+                 "acceptor_floor", "notes")
 
 
 @dataclass
@@ -95,6 +96,10 @@ class GeneParameters:
     # base of 6-mer h given the five before it, when that base sits at codon position p, against
     # the same in non-coding sequence. Scores every base, where `hexamer` scores one per codon.
     coding_markov: list[list[float]] | None = None
+    # Fifth-order Markov chain of intron sequence against the same non-coding background, on the
+    # gene's strand: intron_markov[h] scores the last base of 6-mer h. Plant introns are U-rich,
+    # so an exon that a path would skip as "intron" is scored as the intron it does not look like.
+    intron_markov: list[float] | None = None
     donor_floor: float = -1e9  # candidates below this matrix score are not considered
     acceptor_floor: float = -1e9
     # Weights for a network without fitted sequence models (neutral signals): what a model with
@@ -103,6 +108,7 @@ class GeneParameters:
     weight_emission: float = 0.35
     weight_signal: float = 10.0
     weight_coding: float = 12.0
+    weight_intron: float = 0.0  # of intron_markov
     weight_network_site: float = 1.0
     intron_penalty: float = 14.0
     intron_base_penalty: float = 0.0  # per intron base
@@ -147,6 +153,17 @@ class GeneParameters:
         shifted[2:] = per_codon[: max(n - 2, 0)]
         frame = (np.arange(n) - 2) % 3
         return [np.where(frame == r, shifted, 0.0) for r in range(3)]
+
+    def intron_per_base(self, codes: np.ndarray) -> np.ndarray:
+        """(n,) intron log-odds of each base given the five before it; zeros without a chain."""
+        n = len(codes)
+        if self.intron_markov is None:
+            return np.zeros(n)
+        table = np.zeros(4097, dtype=np.float64)
+        table[:4096] = self.intron_markov
+        ending = np.full(n, 4096, dtype=np.int64)
+        ending[5:] = hexamer_index(codes)[: max(n - 5, 0)]
+        return table[ending]
 
     def hexamer_table(self) -> np.ndarray:
         """(4097,) float64: 4096 hexamers plus a 0 for windows containing an N."""
@@ -226,6 +243,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     background_counts = np.ones(4097, dtype=np.float64)
     markov_counts = np.ones((3, 4097), dtype=np.float64)
     markov_background = np.ones(4097, dtype=np.float64)
+    intron_counts = np.ones(4097, dtype=np.float64)
     donors_true, acceptors_true, starts_true = [], [], []
     donors_decoy, acceptors_decoy, starts_decoy = [], [], []
     chunks: list[np.ndarray] = []
@@ -253,6 +271,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
 
                 genic = np.zeros(n, dtype=bool)
                 in_cds = np.zeros(n, dtype=bool)
+                in_intron = np.zeros(n, dtype=bool)
                 for t in transcripts:
                     if t.strand != orientation or (t.gene_id or t.id) in genes_seen:
                         continue
@@ -262,6 +281,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                     cds = sorted((min(local(s), local(e)), max(local(s), local(e))) for s, e in t.cds)
                     genic[exons[0][0] : exons[-1][1]] = True
                     for (_, left_end), (right_start, _) in zip(exons, exons[1:]):
+                        in_intron[left_end:right_start] = True
                         donors_true.append(base + left_end)
                         acceptors_true.append(base + right_start)
                     starts_true.append(base + cds[0][0])
@@ -277,6 +297,9 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                 ends_outside = np.zeros(n, dtype=bool)
                 ends_outside[: max(n - 5, 0)] = ~in_cds[5:]
                 markov_background += np.bincount(index[ends_outside], minlength=4097)
+                within_intron = np.zeros(n, dtype=bool)  # the whole 6-mer inside one intron
+                within_intron[: max(n - 5, 0)] = in_intron[: max(n - 5, 0)] & in_intron[5:]
+                intron_counts += np.bincount(index[within_intron], minlength=4097)
                 # Decoys: every occurrence of the core motif inside genes, so the matrices learn
                 # what tells a real site from the many look-alikes the decoder will meet.
                 for motif, shift, decoys in (("GT", 0, donors_decoy), ("GC", 0, donors_decoy),
@@ -306,6 +329,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         start=_pwm(codes, np.array(starts_true), np.array(starts_decoy), -9, 15),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
         coding_markov=np.round(_markov_log_odds(markov_counts[:, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4).tolist(),
+        intron_markov=np.round(_markov_log_odds(intron_counts[None, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4)[0].tolist(),
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
                "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},
     )

@@ -6,9 +6,9 @@ and a gene model must be exact to the base and in frame. So, like every ab initi
 the decoder scores candidate boundaries with small sequence models fitted on the training
 genome: weight array models for donor and acceptor contexts and a matrix for start codons
 (log-odds against every other GT/GC, AG or ATG), a three-periodic fifth-order Markov chain
-for coding potential and a fifth-order chain for intron sequence. Fitting takes seconds (`genoseg fit-genes`); without a fitted file the
-decoder uses neutral signals and relies on the network alone (right for full-size SegmentNT,
-whose splice-site classes are sharp).
+for coding potential and a fifth-order chain for intron sequence. Fitting takes seconds
+(`genoseg fit-genes`); without a fitted file the decoder uses neutral signals and relies on the
+network alone (right for full-size SegmentNT, whose splice-site classes are sharp).
 """
 
 from __future__ import annotations

@@ -469,16 +469,10 @@ class Behind:
         if self.error is not None:
             raise self.error
 
-    def stop(self, grace: float = 2.0) -> None:
-        """Abandon what is queued (after an error elsewhere) and end the thread.
-
-        Waits at most `grace` seconds: an item still being handled after that (a locus being
-        decoded between two looks at `stopping`) is left to the daemon thread, which dies with
-        the process, so Ctrl-C stays prompt.
-        """
+    def stop(self) -> None:
+        """Abandon what is queued (after an error elsewhere) and end the thread."""
         self.stopping.set()
-        deadline = time.monotonic() + grace
-        while self.thread.is_alive() and time.monotonic() < deadline:
+        while self.thread.is_alive():
             try:
                 self.queue.put_nowait(_END)
             except queue.Full:

@@ -166,19 +166,6 @@ def test_stop_codon_split_by_an_intron_is_never_spliced():
     assert "*" not in models[0].protein
 
 
-def test_decoding_stops_when_cancelled():
-    """A long locus is abandoned mid-decode once the caller's flag is set (Ctrl-C waits on it)."""
-    from genoseg.gene_decoder import DecodingCancelled
-
-    gene, exons, cds = synthetic_gene()
-    seq = _intergenic(700) + gene + _intergenic(800)
-    probs = probabilities(len(seq), _shift(exons, 700), _introns(_shift(exons, 700)), _shift(cds, 700))
-    array = np.frombuffer(seq.encode(), np.uint8)
-    assert decode_locus("chr1", 0, array, probs, COLUMNS, GeneParameters(), cancelled=lambda: False)
-    with pytest.raises(DecodingCancelled):
-        decode_locus("chr1", 0, array, probs, COLUMNS, GeneParameters(), cancelled=lambda: True)
-
-
 def test_translate_standard_code():
     codes = CODE[np.frombuffer(b"ATGTGGTAA", np.uint8)]
     assert translate(codes) == "MW*"

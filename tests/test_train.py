@@ -1,8 +1,12 @@
+import shutil
+
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from genoseg.model import load_model
+from genoseg.model.segment_nt import ModelLoadError
 from genoseg.train import GenomeData, TrainSettings, focal_loss, reverse_complement_example, train
 from tests.conftest import package_data
 
@@ -93,4 +97,13 @@ def test_fine_tuning_starts_from_the_saved_weights(tmp_path, tiny_model_dir):
     # A model whose classes the annotation does not have cannot be fine-tuned on it.
     with pytest.raises(TrainingError, match="differ from the annotation"):
         train(TrainSettings(output=str(tmp_path / "bad"), init_from=str(tiny_model_dir), steps=1, **common),
+              log=lambda _m: None)
+    # Nor a checkpoint that lacks weights: they would start random, not from the model.
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(tmp_path / "base" / "config.json", partial)
+    weights = load_file(tmp_path / "base" / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if "layer.0." not in k}, partial / "model.safetensors")
+    with pytest.raises(ModelLoadError, match="missing keys"):
+        train(TrainSettings(output=str(tmp_path / "bad"), init_from=str(partial), steps=1, **common),
               log=lambda _m: None)

@@ -23,7 +23,7 @@ from genoseg import __version__
 from genoseg.annotation import build_labels, read_annotation, supported_features
 from genoseg.fasta import IS_ACGT, FastaReader, reverse_complement
 from genoseg.metrics import Confusion
-from genoseg.model import SegmentNT, SegmentNTConfig
+from genoseg.model import SegmentNT, SegmentNTConfig, load_model
 from genoseg.model.config import WINDOW_MULTIPLE
 from genoseg.regions import Region, parse_region
 from genoseg.tokenizer import Tokenizer
@@ -208,7 +208,9 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
         genoseg_description=f"genoseg {settings.size} model trained on {Path(settings.fasta).name}",
     )
     if settings.init_from:
-        model = SegmentNT.from_pretrained(settings.init_from)
+        # The strict loader: a checkpoint with missing or unexpected weights is refused, not
+        # silently completed with random ones.
+        model = load_model(settings.init_from)
         if list(model.features) != data.features:
             raise TrainingError(f"{settings.init_from}: classes {', '.join(model.features)} differ from the "
                                 f"annotation's {', '.join(data.features)}")

@@ -17,11 +17,15 @@ genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
     --config tiny --window 3072 --batch-size 8 --steps 12000 --val-every 500 \
     --max-minutes 105 --seed 0 -o "$out/base"
 
-# 2. Fine-tuned with the splice-site positives weighed 20 times, at a lower learning rate; the
-# final weights are kept (no validation until the last step, so no checkpoint is picked).
+# 2-3. Fine-tuned twice with the splice-site positives weighed 20 times, at lower learning
+# rates; each keeps its final weights (no validation until the last step, so no checkpoint is
+# picked on the held-out block).
 genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
     --init-from "$out/base" --splice-weight 20 --lr 3e-4 --warmup 100 --steps 7000 \
-    --val-every 100000 --max-minutes 50 --seed 1 -o "$out"
+    --val-every 100000 --max-minutes 50 --seed 1 -o "$out/stage2"
+genoseg train --fasta "$fasta" --annotation "$gff" --val-region "$heldout" \
+    --init-from "$out/stage2" --splice-weight 20 --lr 2e-4 --warmup 100 --steps 10000 \
+    --val-every 100000 --max-minutes 55 --seed 2 -o "$out"
 
 # The gene-model decoder's sequence models, fitted on the training side of the split only.
 genoseg fit-genes --fasta "$fasta" --annotation "$gff" --region NC_003070.9:1-24342136 -o "$out/gene_model.json"

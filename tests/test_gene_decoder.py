@@ -148,6 +148,29 @@ def test_utr_ends_where_its_cumulative_exon_score_peaks():
     assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=60.0)) == (23, None)
 
 
+def test_tandem_genes_utrs_meet_where_the_genic_signal_dips():
+    # Two genes on one strand with exon-like UTR calls bridging the 300-base gap between them
+    # (a blurred network): each UTR alone would run to the other gene's CDS. They meet instead in
+    # the 20-base stretch where the gene class drops, and the transcripts do not overlap.
+    first, exons1, cds1 = synthetic_gene()
+    second, exons2, cds2 = synthetic_gene()
+    left, gap = _intergenic(600), _intergenic(300).replace("ATG", "ACG")
+    seq = left + first + gap + second + _intergenic(600)
+    at2 = len(left) + len(first) + len(gap)
+    exons1, cds1 = _shift(exons1, len(left)), _shift(cds1, len(left))
+    exons2, cds2 = _shift(exons2, at2), _shift(cds2, at2)
+    probs = np.maximum(probabilities(len(seq), exons1, _introns(exons1), cds1),
+                       probabilities(len(seq), exons2, _introns(exons2), cds2))
+    bridge = slice(exons1[-1][1], exons2[0][0])
+    probs[bridge, [F["protein_coding_gene"], F["exon"], F["3UTR"]]] = 0.95
+    dip = exons1[-1][1] + 200
+    probs[dip : dip + 20, F["protein_coding_gene"]] = 0.03
+    one, two = decode_locus("chr1", 0, np.frombuffer(seq.encode(), np.uint8), probs, COLUMNS, GeneParameters())
+    assert (one.cds, two.cds) == (cds1, cds2)
+    assert one.end == two.start and dip <= one.end <= dip + 20
+    assert one.exons[:-1] == exons1[:-1] and two.exons[1:] == exons2[1:]
+
+
 def test_non_canonical_splice_site_is_never_used():
     gene, exons, cds = synthetic_gene()
     left = _intergenic(500)
@@ -192,7 +215,9 @@ def test_stop_codon_split_by_an_intron_is_never_spliced():
     """The first exon ends TA|GT (phase 2): the stop TAG it overlaps is not in the exon, so the
     exon stays open. The network's favoured intron ends where the next exon would complete TA|G,
     a stop: the decoder takes the acceptor three bases on (TA|C) instead of dropping the gene."""
-    first_exon = "ATG" + _codons(40) + "TA"  # 125 nt: the intron interrupts a codon after two bases
+    # 125 nt: the intron interrupts a codon after two bases. The codon before ends in C, so no GT
+    # donor three bases earlier offers a second reading of the same gene.
+    first_exon = "ATG" + _codons(39) + "GCC" + "TA"
     intron = _intron(120)
     second_exon = "GAG" + "C" + _codons(44) + "TAA"
     gene = first_exon + intron + second_exon

@@ -425,10 +425,17 @@ def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, c
         if all(e <= c[2][0][0] or s >= c[2][-1][1] for c in chosen):
             chosen.append(candidate)
     chosen.sort(key=lambda c: c[2][0][0])
+    # Neighbours on opposite strands may share UTR space (convergent genes often do), but two
+    # genes on one strand follow each other: their UTRs meet where the genic signal is lowest.
+    p_gene = probs[:, columns.gene]
+    ends = [0] + [c[2][-1][1] for c in chosen]
+    starts = [c[2][0][0] for c in chosen[1:]] + [n]
+    for i in range(1, len(chosen)):
+        if chosen[i - 1][1] == chosen[i][1]:
+            ends[i] = starts[i - 1] = _quietest(p_gene, ends[i], starts[i - 1])
     models = []
     for i, (_, strand, cds, protein, oriented_cds) in enumerate(chosen):
-        low = chosen[i - 1][2][-1][1] if i else 0
-        high = chosen[i + 1][2][0][0] if i + 1 < len(chosen) else n
+        low, high = ends[i], starts[i]
         if strand == "+":
             exons = programs[strand].utr_exons(oriented_cds, low, high)
         else:
@@ -439,6 +446,15 @@ def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, c
             "protein_coding", round(score, 3), protein,
         ))
     return models
+
+
+def _quietest(p_gene: np.ndarray, start: int, end: int, width: int = 25) -> int:
+    """The position in [start, end] where the mean genic probability over `width` bases is lowest."""
+    if end - start <= width:
+        return (start + end) // 2
+    prefix = np.concatenate(([0.0], np.cumsum(p_gene[start:end], dtype=np.float64)))
+    means = prefix[width:] - prefix[:-width]
+    return start + int(np.argmin(means)) + width // 2
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -530,3 +530,41 @@ def test_fit_genes_cli_keeps_tuned_weights(tmp_path):
     assert CliRunner().invoke(main, args).exit_code == 0
     again = GeneParameters.load(out)
     assert again.intron_penalty == 3.0 and again.donor is not None
+
+
+def test_intron_length_prior_rules_out_introns_shorter_than_it_allows():
+    """A gene whose second intron is 66 nt decodes exactly without a length prior and with a prior
+    that covers its lengths (the scanned short-length path); a prior that makes every intron under
+    80 nt improbable drops that intron, whatever the network says."""
+    parts = [("utr", _intergenic(40).replace("ATG", "ACG")), ("cds", "ATG" + _codons(40) + "G"),
+             ("intron", _intron(120)), ("cds", "CA" + _codons(30)), ("intron", _intron(66)),
+             ("cds", _codons(25) + "TAA"), ("utr", _intergenic(60))]
+    gene, exons, cds = _assemble(parts)
+    seq = _intergenic(700) + gene + _intergenic(800)
+    want_exons, want_cds = _shift(exons, 700), _shift(cds, 700)
+    probs = probabilities(len(seq), want_exons, _introns(want_exons), want_cds)
+    array = np.frombuffer(seq.encode(), np.uint8)
+    lengths = np.arange(200)
+    typical = np.round(-((lengths - 100) / 60.0) ** 2 + (100 / 60.0) ** 2 - 0.5, 3).tolist()  # 0 at 200
+    for prior in (None, typical):
+        params = GeneParameters(intron_length_log_odds=prior, exon_length_log_odds=prior, weight_length=1.0)
+        assert [m.cds for m in decode_locus("chr1", 0, array, probs, COLUMNS, params)] == [want_cds]
+    harsh = [-30.0 if n < 80 else 0.0 for n in range(200)]
+    params = GeneParameters(intron_length_log_odds=harsh, weight_length=1.0)
+    models = decode_locus("chr1", 0, array, probs, COLUMNS, params)
+    assert models and all(b - a >= 80 for m in models for a, b in _introns(m.cds))
+
+
+def test_length_log_odds_is_zero_where_the_prior_joins_the_per_base_cost():
+    from genoseg.gene_parameters import BUNDLED_FILE, length_log_odds
+
+    lengths = np.random.default_rng(0).normal(90, 8, 20000).astype(int).tolist()
+    at_mode = length_log_odds(lengths)
+    assert 85 <= len(at_mode) <= 95 and max(at_mode) < 0.05 and at_mode[60] < -4
+    joined = length_log_odds(lengths, join=150)
+    assert len(joined) == 150 and min(joined[80:100]) > 5 and joined[0] == 0.0  # both ends as rare
+    bundled = GeneParameters.load(BUNDLED_FILE)
+    intron = np.array(bundled.intron_length_log_odds)
+    # TAIR10: introns peak at 80-95 nt; 60 nt ones are about 100 times rarer than the peak.
+    assert 80 <= int(np.argmax(intron)) <= 95 and intron.max() - intron[60] > 4
+    assert bundled.weight_length > 0 and len(bundled.exon_length_log_odds) > 40

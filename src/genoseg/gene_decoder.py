@@ -113,6 +113,8 @@ class _Oriented:
     def __init__(self, codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters) -> None:
         self.params = params
         n = len(codes)
+        self.intron_bonus = _length_bonus(params.intron_length_log_odds, params.weight_length, params.intron_base_penalty)
+        self.exon_bonus = _length_bonus(params.exon_length_log_odds, params.weight_length, 0.0)
         p_exon = probs[:, columns.exon].astype(np.float64)
         p_intron = probs[:, columns.intron].astype(np.float64)
         p_gene = probs[:, columns.gene].astype(np.float64)
@@ -203,12 +205,30 @@ class _Oriented:
         gene_best, gene_node = 0.0, None  # best parse of everything left of here
         gene_pending: deque = deque()
         min_exon, min_intron, gap = p.min_exon, p.min_intron, p.min_gene_gap
+        # Pending entries are (ready, value, node, start, internal): exons and introns shorter
+        # than their length prior's span are scanned one by one with their length bonus; at
+        # `ready` (start + span) an entry joins the running best, where lengths cost only the
+        # per-base terms already in the prefix sums.
+        exon_bonus, intron_bonus = self.exon_bonus, self.intron_bonus
+        exon_span, intron_span = max(min_exon, len(exon_bonus)), max(min_intron, len(intron_bonus))
 
         def activate(pending: deque, best: list, nodes: list, index: int, now: int) -> None:
             while pending and pending[0][0] <= now:
-                _, value, node = pending.popleft()
+                value, node = pending.popleft()[1:3]
                 if value > best[index]:
                     best[index], nodes[index] = value, node
+
+        def scan(pending: deque, best: float, node, now: int, shortest: int, bonus: list) -> tuple:
+            """The best of `best` and the pending entries at least `shortest` long by `now`."""
+            for _, value, waiting, start, internal in pending:
+                length = now - start
+                if length < shortest:
+                    break
+                if internal and length < len(bonus):
+                    value += bonus[length]
+                if value > best:
+                    best, node = value, waiting
+            return best, node
 
         # The hot loop of the decoder: one pass over candidate sites, constant work per site.
         for key, site_score in zip(keys, values):
@@ -218,22 +238,20 @@ class _Oriented:
                     pending = open_pending[r]
                     if pending and pending[0][0] <= pos:
                         activate(pending, open_best, open_node, r, pos)
-                    if open_best[r] <= NEG:
+                    best, node = open_best[r], open_node[r]
+                    if pending:
+                        best, node = scan(pending, best, node, pos, min_exon, exon_bonus)
+                    if best <= NEG:
                         continue
-                    value = exon_prefix[pos] + coding_prefix[r][pos] + open_best[r]
+                    value = exon_prefix[pos] + coding_prefix[r][pos] + best
                     phase = (pos - r) % 3
                     slot = 0 if phase == 0 else 1 + (flags & 1) if phase == 1 else 3 + (flags >> 1)
-                    node = (pos, open_node[r])
-                    intron_pending[slot].append(
-                        (pos + min_intron, value - intron_prefix[pos] + site_score - p.intron_penalty, node))
+                    intron_pending[slot].append((pos + intron_span, value - intron_prefix[pos] + site_score
+                                                 - p.intron_penalty, (pos, node), pos, True))
             elif kind == STOP:
                 r, end = pos % 3, pos + 3
-                best, node = open_best[r], open_node[r]
-                for ready, value, waiting in open_pending[r]:  # exons long enough by the stop's end
-                    if ready > end:
-                        break
-                    if value > best:
-                        best, node = value, waiting
+                # A terminal exon (acceptor or start to stop) takes no length prior.
+                best, node = scan(open_pending[r], open_best[r], open_node[r], end, min_exon, [])
                 if best > NEG:
                     value = exon_prefix[end] + coding_prefix[r][pos] + best
                     gene_pending.append((end + gap, value, (end, node, value)))
@@ -247,12 +265,17 @@ class _Oriented:
                     if pending and pending[0][0] <= pos:
                         activate(pending, intron_best, intron_node, slot, pos)
                     phase = SLOT_PHASE[slot]
-                    if intron_best[slot] <= NEG or (phase == 0 and stop_at[pos]) or flags & SLOT_REFUSAL[slot]:
+                    if (phase == 0 and stop_at[pos]) or flags & SLOT_REFUSAL[slot]:
                         continue  # an exon whose first codon, whole or completed, is a stop
-                    value = intron_best[slot] + intron_prefix[pos] + site_score
+                    best, node = intron_best[slot], intron_node[slot]
+                    if pending:
+                        best, node = scan(pending, best, node, pos, min_intron, intron_bonus)
+                    if best <= NEG:
+                        continue
+                    value = best + intron_prefix[pos] + site_score
                     r = (pos - phase) % 3
-                    open_pending[r].append((pos + min_exon, value - exon_prefix[pos] - coding_prefix[r][pos],
-                                            (pos, intron_node[slot])))
+                    open_pending[r].append((pos + exon_span, value - exon_prefix[pos] - coding_prefix[r][pos],
+                                            (pos, node), pos, True))
             elif kind == START:
                 while gene_pending and gene_pending[0][0] <= pos:
                     _, value, node = gene_pending.popleft()
@@ -260,8 +283,8 @@ class _Oriented:
                         gene_best, gene_node = value, node
                 r = pos % 3
                 value = gene_best - p.gene_penalty + site_score
-                open_pending[r].append((pos + min_exon, value - exon_prefix[pos] - coding_prefix[r][pos],
-                                        (pos, ("start", gene_node, gene_best))))
+                open_pending[r].append((pos + exon_span, value - exon_prefix[pos] - coding_prefix[r][pos],
+                                        (pos, ("start", gene_node, gene_best)), pos, False))
         for _, value, node in gene_pending:
             if value > gene_best:
                 gene_best, gene_node = value, node
@@ -313,6 +336,16 @@ class _Oriented:
             node = previous
         genes.reverse()
         return genes
+
+
+def _length_bonus(log_odds: list[float] | None, weight: float, per_base: float) -> list[float]:
+    """Score added to a feature of each length L below the prior's span J: the weighted prior, less
+    the per-base cost that length J pays beyond L, so that below J the prior alone scores length
+    (the per-base cost would make the shortest introns the likeliest) and the two agree at J."""
+    if not log_odds or weight == 0:
+        return []
+    span = len(log_odds)
+    return [weight * value - per_base * (span - length) for length, value in enumerate(log_odds)]
 
 
 def _donor_tails(codes: np.ndarray, donors: np.ndarray) -> np.ndarray:

@@ -81,7 +81,11 @@ def _base_at(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 # What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
 FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "intron_markov", "donor_floor",
-                 "acceptor_floor", "notes")
+                 "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "notes")
+# The intron length prior runs from 0 to this length, past the mode (86 nt in TAIR10), and the
+# per-base cost takes over beyond it: on the tuning slice a prior joined at 150-250 nt scored
+# best; the exon prior stops at its mode (a prior over longer exons cost precision).
+INTRON_PRIOR_JOIN = 200
 
 
 @dataclass
@@ -122,6 +126,13 @@ class GeneParameters:
     # bundled file uses 30: shorter decoded exons were mostly wrong; see docs/models.md).
     min_intron: int = 60
     min_exon: int = 20
+    # Length priors of CDS introns and internal coding exons: entry L is log(density(L) /
+    # density(J)) for L < J (J = len(list)); from J on, lengths cost only intron_base_penalty.
+    # Without them the per-base intron cost makes a 62 nt intron likelier than an 88 nt one,
+    # where TAIR10 has 19 times fewer (see docs/models.md). Scaled by weight_length.
+    intron_length_log_odds: list[float] | None = None
+    exon_length_log_odds: list[float] | None = None
+    weight_length: float = 0.0
     min_cds: int = 150
     min_gene_gap: int = 20
     notes: dict = field(default_factory=dict)
@@ -234,6 +245,18 @@ def spliced(codes: np.ndarray, pieces: list[tuple[int, int]]) -> np.ndarray:
     return np.concatenate([codes[s:e] for s, e in pieces])
 
 
+def length_log_odds(lengths: list[int], join: int = 0, smooth: int = 4, lowest: float = -8.0) -> list[float] | None:
+    """log(density(L) / density(J)) for L < J, J the larger of `join` and the mode of the
+    smoothed length histogram (see GeneParameters.intron_length_log_odds)."""
+    if not lengths:
+        return None
+    counts = np.bincount(np.asarray(lengths, dtype=np.int64), minlength=max(join, 2 * smooth) + 2).astype(np.float64)
+    kernel = np.ones(2 * smooth + 1) / (2 * smooth + 1)
+    density = np.convolve(counts, kernel, mode="same") + 0.5 / len(counts)
+    join = max(join, int(np.argmax(density)))
+    return np.round(np.maximum(np.log(density[:join] / density[join]), lowest), 3).tolist()
+
+
 def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> float:
     if not sites:
         return -1e9
@@ -254,6 +277,8 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     markov_background = np.ones(4097, dtype=np.float64)
     intron_counts = np.ones(4097, dtype=np.float64)
     donors_true, acceptors_true, starts_true = [], [], []
+    intron_lengths: list[int] = []  # between CDS segments
+    exon_lengths: list[int] = []  # internal CDS segments
     donors_decoy, acceptors_decoy, starts_decoy = [], [], []
     chunks: list[np.ndarray] = []
     transcripts_used = 0
@@ -294,6 +319,8 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                         donors_true.append(base + left_end)
                         acceptors_true.append(base + right_start)
                     starts_true.append(base + cds[0][0])
+                    intron_lengths += [b - a for (_, a), (b, _) in zip(cds, cds[1:])]
+                    exon_lengths += [e - s for s, e in cds[1:-1]]
                     for s, e in cds:
                         in_cds[s:e] = True
                     spliced_index = hexamer_index(spliced(codes, cds))
@@ -339,6 +366,8 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         start=_pwm(codes, np.array(starts_true), np.array(starts_decoy), -9, 15),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
         coding_markov=np.round(_markov_log_odds(markov_counts[:, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4).tolist(),
+        intron_length_log_odds=length_log_odds(intron_lengths, join=INTRON_PRIOR_JOIN),
+        exon_length_log_odds=length_log_odds(exon_lengths),
         intron_markov=np.round(_markov_log_odds(intron_counts[None, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4)[0].tolist(),
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
                "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},

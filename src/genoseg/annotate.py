@@ -622,7 +622,7 @@ def annotate(
                 raise UsageError("--resume needs an output directory (-o DIR), not -o -")
             if options.resume_unit < 1:
                 raise UsageError("--resume-unit must be at least 1")
-            fingerprint = run_fingerprint(options, model, asdict(params) if params else None)
+            fingerprint = run_fingerprint(options, model, params.as_dict() if params else None)
             run: SingleRun | UnitRun = UnitRun(ResumeState(Path(options.output), fingerprint), options, kept, block_of,
                                                new_sink)
             targets = run.remaining(targets)

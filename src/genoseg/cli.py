@@ -230,17 +230,24 @@ def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
 @click.option("--region", "regions", multiple=True, help="Fit on NAME:START-END only (repeatable). [default: all records]")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="JSON to write; name it MODEL_DIR/gene_model.json to make it the model's default.")
-def fit_genes(fasta, annotation, regions, output) -> None:
-    """Fit the gene-model decoder's sequence models (splice-site and start-codon models, coding Markov chain).
+@click.option("--site-epochs", default=3, show_default=True,
+              help="Passes over the splice sites when training the convolutional site classifiers "
+                   "(written beside the JSON); 0 skips them.")
+def fit_genes(fasta, annotation, regions, output, site_epochs) -> None:
+    """Fit the gene-model decoder's sequence models (splice-site and start-codon models, coding Markov
+    chain, convolutional splice-site classifiers).
 
     \b
     Example (what the bundled model ships):
       genoseg fit-genes --fasta TAIR10_chr1.fna.gz --annotation TAIR10_chr1.gff.gz \\
         --region NC_003070.9:1-24342136 -o model/gene_model.json
     """
+    from genoseg.errors import UsageError
     from genoseg.gene_parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters, fit_gene_parameters
 
-    fitted = fit_gene_parameters(fasta, annotation, list(regions))
+    if site_epochs < 0:
+        raise UsageError("--site-epochs must be 0 or more")
+    fitted = fit_gene_parameters(fasta, annotation, list(regions), site_epochs=site_epochs)
     # Keep the weights tuned earlier (those of the file being refreshed, else the bundled
     # model's, tuned with sequence models like these) and refresh the sequence models.
     params = GeneParameters.load(BUNDLED_FILE)

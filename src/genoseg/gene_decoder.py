@@ -157,6 +157,9 @@ class _Oriented:
         else:
             donor_score = np.where(np.isin(self.donors, gc), -3.0, 0.0)
         self.donor_score = donor_score + site * _network_site(donor_probs, self.donors, (0, 2))
+        classifier, weight = params.site_classifier, params.weight_site_classifier
+        if classifier is not None and weight:
+            self.donor_score = self.donor_score + weight * classifier.score("donor", codes, self.donors)
         self.acceptors = find_motif(codes, "AG") + 2
         acceptor_score = 0.0
         if params.acceptor is not None:
@@ -164,6 +167,8 @@ class _Oriented:
             self.acceptors, pwm = self.acceptors[pwm >= params.acceptor_floor], pwm[pwm >= params.acceptor_floor]
             acceptor_score = signal * pwm
         self.acceptor_score = acceptor_score + site * _network_site(acceptor_probs, self.acceptors, (-2, 0))
+        if classifier is not None and weight:
+            self.acceptor_score = self.acceptor_score + weight * classifier.score("acceptor", codes, self.acceptors)
         self.donor_tail = _donor_tails(codes, self.donors)
         self.acceptor_refuses = _acceptor_refusals(codes, self.acceptors)
         self.starts = find_motif(codes, "ATG")

@@ -22,6 +22,7 @@ import numpy as np
 from genoseg.annotation import CODING, Annotation, read_annotation
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.regions import resolve_region
+from genoseg.site_classifier import FILE_NAME as SITE_CLASSIFIER_FILE, SiteClassifier, fit_site_classifier
 
 FILE_NAME = "gene_model.json"
 # The bundled model's, whose weights were tuned with fitted sequence models (docs/models.md).
@@ -81,7 +82,7 @@ def _base_at(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 # What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
 FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "intron_markov", "donor_floor",
-                 "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "notes")
+                 "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "site_classifier", "notes")
 # The intron length prior runs from 0 to this length, past the mode (86 nt in TAIR10), and the
 # per-base cost takes over beyond it: on the tuning slice a prior joined at 150-250 nt scored
 # best; the exon prior stops at its mode (a prior over longer exons cost precision).
@@ -135,17 +136,45 @@ class GeneParameters:
     weight_length: float = 0.0
     min_cds: int = 150
     min_gene_gap: int = 20
+    # Convolutional donor/acceptor classifiers (site_classifier.py), stored beside the JSON;
+    # their log-likelihood ratios are added to the site scores with this weight.
+    site_classifier: SiteClassifier | None = field(default=None, repr=False, compare=False)
+    weight_site_classifier: float = 0.0
     notes: dict = field(default_factory=dict)
 
+    def as_dict(self) -> dict:
+        """What the JSON file holds; the site classifier appears as its file name and digest."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "site_classifier"}
+        for name in ("donor", "acceptor", "start"):
+            if data[name] is not None:
+                data[name] = asdict(data[name])
+        data["site_classifier"] = None
+        if self.site_classifier is not None:
+            data["site_classifier"] = {"file": SITE_CLASSIFIER_FILE, "sha256": self.site_classifier.digest()}
+        return data
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self)) + "\n")
+        """Write the JSON, and the site classifier's safetensors beside it."""
+        path = Path(path)
+        if self.site_classifier is not None:
+            self.site_classifier.save(path.parent / SITE_CLASSIFIER_FILE)
+        path.write_text(json.dumps(self.as_dict()) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "GeneParameters":
-        data = json.loads(Path(path).read_text())
+        path = Path(path)
+        data = json.loads(path.read_text())
         for name in ("donor", "acceptor", "start"):
             if data.get(name) is not None:
                 data[name] = Pwm(**data[name])
+        if data.get("site_classifier") is not None:
+            stored = path.parent / data["site_classifier"]["file"]
+            if not stored.is_file():
+                raise ValueError(f"its site classifier {stored} is missing")
+            classifier = SiteClassifier.load(stored)
+            if classifier.digest() != data["site_classifier"]["sha256"]:
+                raise ValueError(f"{stored} is not the site classifier this file was saved with")
+            data["site_classifier"] = classifier
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -263,9 +292,11 @@ def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> 
     return round(float(np.percentile(pwm.score(codes, np.array(sites)), percentile)), 3)
 
 
-def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | None = None) -> GeneParameters:
+def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | None = None,
+                        site_epochs: int = 0) -> GeneParameters:
     """Fit site models, the start-codon matrix and the coding models on the coding transcripts
-    inside `regions`.
+    inside `regions`; with `site_epochs`, also train the convolutional site classifiers for that
+    many passes over the sites (minutes on a CPU, where the rest takes seconds).
 
     Sites are counted in transcript orientation: each record is read forward and reverse
     complemented, and every transcript is taken on the strand it lies on.
@@ -352,6 +383,11 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     # polypyrimidine tract, AG, 3 exon bases); wider windows and order 2 added nothing for donors.
     donor = _pwm(codes, np.array(donors_true), np.array(donors_decoy), -3, 12, order=1)
     acceptor = _pwm(codes, np.array(acceptors_true), np.array(acceptors_decoy), -40, 43, order=2)
+    classifier = None
+    if site_epochs > 0 and donors_true:
+        classifier = fit_site_classifier(codes, {"donor": (np.array(donors_true), np.array(donors_decoy)),
+                                                 "acceptor": (np.array(acceptors_true), np.array(acceptors_decoy))},
+                                         epochs=site_epochs)
     return GeneParameters(
         donor=donor,
         acceptor=acceptor,
@@ -369,6 +405,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         intron_length_log_odds=length_log_odds(intron_lengths, join=INTRON_PRIOR_JOIN),
         exon_length_log_odds=length_log_odds(exon_lengths),
         intron_markov=np.round(_markov_log_odds(intron_counts[None, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4)[0].tolist(),
+        site_classifier=classifier,
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
                "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},
     )

@@ -1,0 +1,181 @@
+"""Convolutional splice-site classifiers for the gene-model decoder.
+
+The weight array models in `gene_parameters` see 12 bases around a donor and 43 around an
+acceptor. A real site is also told apart by what lies farther off: the coding or intron sequence
+on either side, a branch point, competing sites nearby. A small convolutional network over the
+160 bases around each GT/GC or AG candidate sees that, as splice-site networks do (SpliceAI
+uses thousands of bases; 160 is what trains in minutes on two CPU cores). It is fitted by
+`genoseg fit-genes` on the same true sites and decoys as the weight array models, and its
+output, a log-likelihood ratio (true site against decoy), is added to the matrices' score with
+its own weight. On the tuning slice of TAIR10 chr1 (never seen in fitting) it leaves about half
+as many decoys above the 5th percentile of true sites as the weight array models (see
+docs/models.md).
+
+Stored as safetensors beside gene_model.json, with the layout in the file's metadata, so
+loading executes no code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+FILE_NAME = "site_classifier.safetensors"
+KINDS = ("donor", "acceptor")
+
+
+# Bases each side that the unpadded convolutions consume: (9 - 1) / 2 · (1 + 2 + 4).
+MARGIN = 28
+
+
+class SiteNet(nn.Module):
+    """Three dilated convolutions over the sequence, then a dense head over the 2·flank
+    positions around a site (position matters: where a motif sits relative to the site).
+
+    The convolutions are unpadded, so a site's score depends on its 2·(flank + MARGIN) bases
+    only, whether they come as one window (training) or inside a whole locus (decoding, where
+    the convolutions run once per locus and only the head runs per candidate)."""
+
+    def __init__(self, flank: int, channels: int = 32, hidden: int = 32) -> None:
+        super().__init__()
+        self.flank = flank
+        self.conv = nn.Sequential(
+            nn.Conv1d(4, channels, 9), nn.ReLU(),
+            nn.Conv1d(channels, channels, 9, dilation=2), nn.ReLU(),
+            nn.Conv1d(channels, channels, 9, dilation=4), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels * (2 * flank // 4), hidden), nn.ReLU(),
+                                  nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 4, 2·(flank + MARGIN)) one-hot windows → (B,) logits."""
+        return self.head(nn.functional.avg_pool1d(self.conv(x), 4))[:, 0]
+
+    def score_positions(self, codes: np.ndarray, positions: np.ndarray, batch: int = 4096) -> torch.Tensor:
+        """Logits at each position of `codes`, the convolutions run once over the whole span."""
+        lo, hi = int(positions.min()) - self.flank - MARGIN, int(positions.max()) + self.flank + MARGIN
+        x = one_hot_windows(codes, np.array([lo]), hi - lo)
+        features = self.conv(x)[0]  # (C, hi - lo - 2·MARGIN): feature j sits on base lo + MARGIN + j
+        # Mean over every 4 consecutive positions, so each candidate picks its own pooling phase.
+        summed = torch.cumsum(nn.functional.pad(features, (1, 0)), dim=1)
+        quarter = (summed[:, 4:] - summed[:, :-4]) / 4
+        offsets = torch.arange(0, 2 * self.flank, 4)
+        first = torch.from_numpy(positions - self.flank - lo - MARGIN)
+        out = []
+        for i in range(0, len(first), batch):
+            at = first[i : i + batch, None] + offsets  # (b, flank/2)
+            gathered = quarter[:, at].permute(1, 0, 2)  # (b, C, flank/2)
+            out.append(self.head(gathered)[:, 0])
+        return torch.cat(out)
+
+
+def one_hot_windows(codes: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
+    """(N, 4, length) one-hot of codes[s : s + length] for each start; N and off-sequence bases
+    are all-zero."""
+    at = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(length)
+    inside = (at >= 0) & (at < len(codes))
+    window = np.where(inside, codes[np.clip(at, 0, max(len(codes) - 1, 0))], 4) if len(codes) else np.full(at.shape, 4)
+    index = torch.from_numpy(np.asarray(window, dtype=np.int64))
+    x = torch.zeros(index.shape[0], 5, index.shape[1])
+    x.scatter_(1, index[:, None, :], 1.0)
+    return x[:, :4]
+
+
+@dataclass
+class SiteClassifier:
+    """Donor and acceptor networks. Sites follow gene_parameters' convention: a donor at the
+    first intron base (G of GT), an acceptor at the first exon base after AG."""
+
+    nets: dict[str, SiteNet]
+    # log(true sites / decoys) in the training sample: subtracted from the logit, so a score is
+    # a log-likelihood ratio against a decoy, like the weight array models' log-odds.
+    priors: dict[str, float]
+    flank: int
+    channels: int = 32
+    hidden: int = 32
+
+    def score(self, kind: str, codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Log-likelihood ratio at each position of `codes` (0..4 on the gene's strand)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return np.zeros(0)
+        with torch.inference_mode():
+            logits = self.nets[kind].score_positions(codes, positions)
+        return logits.double().numpy() - self.priors[kind]
+
+    def save(self, path: str | Path) -> None:
+        tensors = {f"{kind}.{name}": value.detach().contiguous()
+                   for kind, net in self.nets.items() for name, value in net.state_dict().items()}
+        metadata = {"flank": str(self.flank), "channels": str(self.channels), "hidden": str(self.hidden),
+                    **{f"prior.{kind}": repr(self.priors[kind]) for kind in KINDS}}
+        save_file(tensors, str(path), metadata=metadata)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SiteClassifier":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+        flank, channels, hidden = (int(metadata[k]) for k in ("flank", "channels", "hidden"))
+        nets = {}
+        for kind in KINDS:
+            net = SiteNet(flank, channels, hidden)
+            state = {name.split(".", 1)[1]: value for name, value in tensors.items() if name.startswith(kind + ".")}
+            net.load_state_dict(state)  # strict: a missing or extra tensor is an error
+            nets[kind] = net.eval()
+        return cls(nets, {kind: float(metadata[f"prior.{kind}"]) for kind in KINDS}, flank, channels, hidden)
+
+    def digest(self) -> str:
+        """sha256 of the weights, for run fingerprints."""
+        h = hashlib.sha256()
+        for kind in KINDS:
+            for name, value in self.nets[kind].state_dict().items():
+                h.update(name.encode())
+                h.update(value.detach().numpy().tobytes())
+        return h.hexdigest()
+
+
+def fit_site_net(codes: np.ndarray, sites: np.ndarray, decoys: np.ndarray, flank: int = 80, epochs: int = 3,
+                 max_decoys: int = 300_000, batch: int = 512, learning_rate: float = 2e-3,
+                 seed: int = 0) -> tuple[SiteNet, float]:
+    """Train one network on true sites against (a sample of) decoys; returns it and its prior."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    if len(decoys) > max_decoys:
+        decoys = rng.choice(decoys, size=max_decoys, replace=False)
+    positions = np.concatenate([sites, decoys]).astype(np.int64)
+    labels = torch.cat([torch.ones(len(sites)), torch.zeros(len(decoys))])
+    net = SiteNet(flank)
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * 0.5**epoch
+        net.train()
+        order = torch.randperm(len(positions), generator=generator).numpy()
+        for i in range(0, len(order), batch):
+            chosen = order[i : i + batch]
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                net(one_hot_windows(codes, positions[chosen] - flank - MARGIN, 2 * (flank + MARGIN))), labels[chosen])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return net.eval(), float(np.log(len(sites) / max(len(decoys), 1)))
+
+
+def fit_site_classifier(codes: np.ndarray, sites: dict[str, tuple[np.ndarray, np.ndarray]], flank: int = 80,
+                        epochs: int = 3, max_decoys: int = 300_000, seed: int = 0) -> SiteClassifier:
+    """`sites[kind]` = (true positions, decoy positions) in `codes`, for kind in donor, acceptor."""
+    nets, priors = {}, {}
+    for k, kind in enumerate(KINDS):
+        true, decoys = sites[kind]
+        nets[kind], priors[kind] = fit_site_net(codes, np.asarray(true), np.asarray(decoys), flank, epochs,
+                                                max_decoys, seed=seed + k)
+    return SiteClassifier(nets, priors, flank)

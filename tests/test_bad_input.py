@@ -214,10 +214,18 @@ def _start_long_run(tiny_model_dir, tmp_path):
     return proc, out
 
 
+def _stderr_after_signal(proc: subprocess.Popen) -> str:
+    try:
+        return proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"still running 60 s after the signal; its stderr: {proc.communicate()[1][-2000:]!r}")
+
+
 def test_sigterm_cleans_up(tiny_model_dir, tmp_path):
     proc, out = _start_long_run(tiny_model_dir, tmp_path)
     proc.send_signal(signal.SIGTERM)
-    stderr = proc.communicate(timeout=60)[1]
+    stderr = _stderr_after_signal(proc)
     assert proc.returncode == 143 and "terminated" in stderr and "Traceback" not in stderr
     assert list(out.iterdir()) == [] and list((tmp_path / "scratch").iterdir()) == []
 
@@ -226,7 +234,7 @@ def test_ctrl_c_stops_promptly_and_cleans_up(tiny_model_dir, tmp_path):
     proc, out = _start_long_run(tiny_model_dir, tmp_path)
     sent = time.time()
     proc.send_signal(signal.SIGINT)
-    stderr = proc.communicate(timeout=60)[1]
+    stderr = _stderr_after_signal(proc)
     assert time.time() - sent < 10
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
     assert list(out.iterdir()) == [] and list((tmp_path / "scratch").iterdir()) == []

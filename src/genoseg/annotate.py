@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from genoseg import __version__
+from genoseg import __version__, stopping
 from genoseg.errors import GenosegError, UsageError
 from genoseg.fasta import FastaReader, Record, Segment
 from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel
@@ -454,7 +454,8 @@ class Behind:
             if self.error is not None:
                 raise self.error
             try:
-                self.queue.put(item, timeout=0.1)
+                with stopping.deferred():
+                    self.queue.put(item, timeout=stopping.POLL_SECONDS)
                 return
             except queue.Full:
                 if not self.thread.is_alive():
@@ -463,7 +464,7 @@ class Behind:
     def close(self) -> None:
         """Wait until every item is handled; re-raises the handler's error."""
         self.put(_END)
-        self.thread.join()
+        stopping.join(self.thread)
         if self.error is not None:
             raise self.error
 
@@ -471,14 +472,15 @@ class Behind:
         """Abandon what is queued (after an error elsewhere) and end the thread."""
         self.stopping.set()
         while self.thread.is_alive():
-            try:
-                self.queue.put_nowait(_END)
-            except queue.Full:
+            with stopping.deferred():
                 try:
-                    self.queue.get_nowait()
-                except queue.Empty:
-                    pass
-            self.thread.join(timeout=0.05)
+                    self.queue.put_nowait(_END)
+                except queue.Full:
+                    try:
+                        self.queue.get_nowait()
+                    except queue.Empty:
+                        pass
+                self.thread.join(timeout=0.05)
 
 
 _END = object()

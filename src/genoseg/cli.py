@@ -19,8 +19,13 @@ class GenosegCommand(click.Command):
 
     def invoke(self, ctx: click.Context):
         from genoseg.errors import DATA_ERRORS, USAGE_ERRORS
+        from genoseg.stopping import Terminated, handle_signal
 
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous_term = signal.signal(signal.SIGTERM, handle_signal)
+        # A shell starts background jobs with SIGINT ignored; keep that choice.
+        previous_int = signal.getsignal(signal.SIGINT)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, handle_signal)
         try:
             return super().invoke(ctx)
         except USAGE_ERRORS + DATA_ERRORS + (OSError,) as exc:
@@ -35,15 +40,8 @@ class GenosegCommand(click.Command):
             click.echo("genoseg: terminated; no output was completed", err=True)
             ctx.exit(143)
         finally:
-            signal.signal(signal.SIGTERM, previous)
-
-
-class Terminated(BaseException):
-    """SIGTERM (a batch scheduler's time limit): unwinds like Ctrl-C so partial outputs are removed."""
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+            signal.signal(signal.SIGTERM, previous_term)
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _one_line(exc: BaseException) -> str:

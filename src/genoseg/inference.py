@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from genoseg import stopping
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.model import SegmentNT
 from genoseg.model.config import WINDOW_MULTIPLE
@@ -197,7 +198,11 @@ class BatchProducer:
         self.thread.start()
         try:
             while True:
-                item = self.queue.get()
+                try:
+                    with stopping.deferred():
+                        item = self.queue.get(timeout=stopping.POLL_SECONDS)
+                except queue.Empty:
+                    continue
                 if item is _DONE:
                     return
                 if isinstance(item, BaseException):
@@ -205,7 +210,7 @@ class BatchProducer:
                 yield item
         finally:
             self.stop.set()
-            self.thread.join(timeout=5)
+            stopping.join(self.thread, timeout=5)
 
 
 class Predictor:

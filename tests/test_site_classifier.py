@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genoseg.gene_parameters import BUNDLED_FILE, CODE, GeneParameters, find_motif
-from genoseg.site_classifier import FILE_NAME, SiteClassifier, fit_site_classifier, fit_site_net
+from genoseg.site_classifier import FILE_NAME, SiteClassifier, fit_site_classifier, fit_site_net, padded_length
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -125,11 +125,13 @@ def test_scoring_inside_a_locus_equals_scoring_each_window_alone():
     torch.manual_seed(0)
     net = SiteNet(40).eval()
     codes = np.random.default_rng(2).integers(0, 5, size=3000)  # 4 = N
-    positions = np.array([0, 5, 67, 68, 69, 70, 1500, 2990, 2999])
+    positions = np.array([0, 5, 67, 68, 69, 70, 1500, 2990, 2999, 1501, 3])  # unsorted, as callers may pass
     with torch.no_grad():
         alone = net(one_hot_windows(codes, positions - 40 - MARGIN, 2 * (40 + MARGIN)))
         in_locus = net.score_positions(codes, positions)
+        in_stretches = net.score_positions(codes, positions, span=64)  # one stretch per few candidates
     assert torch.allclose(alone, in_locus, atol=1e-5)
+    assert torch.allclose(alone, in_stretches, atol=1e-5)
 
 
 def test_decoder_adds_the_weighted_classifier_score_to_each_candidate_site():
@@ -145,3 +147,10 @@ def test_decoder_adds_the_weighted_classifier_score_to_each_candidate_site():
     assert np.allclose(weighted.donor_score - without.donor_score, 2.5 * classifier.score("donor", codes, without.donors))
     assert np.allclose(weighted.acceptor_score - without.acceptor_score,
                        2.5 * classifier.score("acceptor", codes, without.acceptors))
+
+
+def test_stretch_lengths_are_rounded_up_to_few_sizes():
+    lengths = range(1, 70_000, 7)
+    sizes = {padded_length(n) for n in lengths}
+    assert all(n <= padded_length(n) <= max(256, 1.5 * n) for n in lengths)
+    assert len(sizes) <= 2 * 9  # about two sizes per doubling from 256 to 65,536+

@@ -57,10 +57,25 @@ class SiteNet(nn.Module):
         """(B, 4, 2·(flank + MARGIN)) one-hot windows → (B,) logits."""
         return self.head(nn.functional.avg_pool1d(self.conv(x), 4))[:, 0]
 
-    def score_positions(self, codes: np.ndarray, positions: np.ndarray, batch: int = 4096) -> torch.Tensor:
-        """Logits at each position of `codes`, the convolutions run once over the whole span."""
+    def score_positions(self, codes: np.ndarray, positions: np.ndarray, span: int = 1 << 16) -> torch.Tensor:
+        """Logits at each position of `codes`. The convolutions run once over each stretch of at
+        most `span` bases holding candidates, so memory stays bounded however long the locus
+        (whole-locus activations reached 1 GB of RSS on a 6 Mb run)."""
+        order = np.argsort(positions, kind="stable")
+        ordered = positions[order]
+        out = torch.empty(len(positions))
+        i = 0
+        while i < len(ordered):
+            j = int(np.searchsorted(ordered, ordered[i] + span))
+            out[torch.from_numpy(order[i:j])] = self._score_stretch(codes, ordered[i:j])
+            i = j
+        return out
+
+    def _score_stretch(self, codes: np.ndarray, positions: np.ndarray, batch: int = 4096) -> torch.Tensor:
         lo, hi = int(positions.min()) - self.flank - MARGIN, int(positions.max()) + self.flank + MARGIN
-        x = one_hot_windows(codes, np.array([lo]), hi - lo)
+        # oneDNN keeps a compiled convolution per input length (and the allocator a differently
+        # sized block), so lengths are rounded up to a few sizes: RSS then stays flat over a run.
+        x = one_hot_windows(codes, np.array([lo]), padded_length(hi - lo))
         features = self.conv(x)[0]  # (C, hi - lo - 2·MARGIN): feature j sits on base lo + MARGIN + j
         # Mean over every 4 consecutive positions, so each candidate picks its own pooling phase.
         summed = torch.cumsum(nn.functional.pad(features, (1, 0)), dim=1)
@@ -73,6 +88,15 @@ class SiteNet(nn.Module):
             gathered = quarter[:, at].permute(1, 0, 2)  # (b, C, flank/2)
             out.append(self.head(gathered)[:, 0])
         return torch.cat(out)
+
+
+def padded_length(length: int) -> int:
+    """The smallest 2^k or 3·2^(k-1) (k ≥ 8) not below `length`: at most a third more work, and
+    about two sizes per doubling of the stretch."""
+    size = 256
+    while size < length:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return size
 
 
 def one_hot_windows(codes: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:

@@ -95,7 +95,7 @@ def main(debug: bool) -> None:
 @click.option("--gene-parameters", type=click.Path(dir_okay=False), default=None,
               help="Decoder sequence models from `genoseg fit-genes`. [default: the model's gene_model.json]")
 @click.option("--min-intron", type=int, default=None, help="Shortest intron in gene models (nt). [default: the gene parameters' (bundled: 60)]")
-@click.option("--min-exon", type=int, default=None, help="Shortest exon in gene models (nt). [default: the gene parameters' (bundled: 30)]")
+@click.option("--min-exon", type=int, default=None, help="Shortest exon in gene models (nt). [default: the gene parameters' (bundled: 20)]")
 @click.option("--shard", default=None, metavar="I/N",
               help="Annotate only part I of N (1-based), balanced by bases: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with --array=1-N.")
 @click.option("--min-contig-length", default=0, show_default=True,

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from genoseg.annotation import CODING, LNCRNA, Annotation, read_annotation
+from genoseg.annotation import Annotation, Transcript, read_annotation
+from genoseg.evaluate import exon_set, gene_accuracy
 from genoseg.fasta import FastaReader
 from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel
 from genoseg.gene_parameters import GeneParameters
+from genoseg.metrics import SetAgreement
 from genoseg.regions import parse_region
 from genoseg.stitching import Track
 from genoseg.writers import safe_name
@@ -75,28 +77,19 @@ def decode(values: np.ndarray, record: str, start: int, columns: Columns, params
 
 
 def score(models: list[GeneModel], reference: Annotation, record: str, start: int, end: int) -> dict:
-
+    """What `genoseg evaluate --gff3` reports at exon and gene level, without writing the GFF3."""
     def within(seqid: str, s: int, e: int) -> bool:
         return seqid == record and s >= start and e <= end
 
-    ref = {(t.seqid, s, e) for t in reference.transcripts if t.biotype in (CODING, LNCRNA)
-           for s, e in t.exons if within(t.seqid, s, e)}
-    pred = {(m.record, s, e) for m in models for s, e in m.exons if within(m.record, s, e)}
-    tp = len(ref & pred)
-    precision, recall = tp / max(len(pred), 1), tp / max(len(ref), 1)
-    cds = {(m.record, m.strand, tuple(m.cds)) for m in models if m.cds}
-    chains = {(m.record, m.strand, tuple((a[1], b[0]) for a, b in zip(m.exons, m.exons[1:]))) for m in models
-              if len(m.exons) > 1}
-    genes: dict[str, list] = {}
-    for t in reference.transcripts:
-        if t.biotype == CODING and within(t.seqid, t.start, t.end):
-            genes.setdefault(t.gene_id or t.id, []).append(t)
-    cds_exact = sum(any((t.seqid, t.strand, tuple(t.cds)) in cds for t in ts if t.cds) for ts in genes.values())
-    chain_exact = sum(any((t.seqid, t.strand, tuple(t.introns())) in chains for t in ts if t.introns())
-                      for ts in genes.values())
-    return {"exon_f1": round(2 * tp / max(len(pred) + len(ref), 1), 4), "precision": round(precision, 4),
-            "recall": round(recall, 4), "exons_right": tp, "exons_predicted": len(pred), "exons_reference": len(ref),
-            "cds_exact": cds_exact, "intron_chain_exact": chain_exact, "reference_genes": len(genes)}
+    predicted = Annotation([Transcript(f"t{i}", m.record, m.strand, m.biotype, f"g{i}", m.exons, m.cds)
+                            for i, m in enumerate(models)], {})
+    pred_exons = exon_set(predicted, within)
+    exons = SetAgreement.of(pred_exons, exon_set(reference, within)).as_dict()
+    genes = gene_accuracy(reference, within, predicted, pred_exons)
+    return {"exon_f1": exons["f1"], "precision": exons["precision"], "recall": exons["recall"],
+            "exons_right": exons["matched"], "exons_predicted": exons["predicted"], "exons_reference": exons["reference"],
+            "cds_exact": genes["cds_exact"], "intron_chain_exact": genes["intron_chain_exact"],
+            "reference_genes": genes["reference_genes"]}
 
 
 class CachedClassifier:

@@ -84,7 +84,7 @@ def _lengths(reference: Annotation, ref_path: Path) -> dict[str, int]:
     return lengths
 
 
-def _exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
+def exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
     return {(t.seqid, s, e) for t in annotation.transcripts if t.biotype in (CODING, LNCRNA)
             for s, e in t.exons if within(t.seqid, s, e)}
 
@@ -92,6 +92,44 @@ def _exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
 def _intron_chains(transcripts: list[Transcript]) -> list[tuple]:
     """(seqid, strand, introns) of each multi-exon transcript."""
     return [(t.seqid, t.strand, tuple(introns)) for t in transcripts if (introns := t.introns())]
+
+
+def gene_accuracy(reference: Annotation, within, predicted: Annotation | None,
+                  pred_exons: set[tuple[str, int, int]]) -> dict:
+    """Gene-level agreement over the reference's coding genes inside `within`. With gene models
+    (`predicted`), a gene counts when any of its transcripts is matched; class intervals (None)
+    can only be scored by every exon of a transcript being among `pred_exons`."""
+    if predicted is not None:
+        models = [t for t in predicted.transcripts if t.biotype in (CODING, LNCRNA)]
+        pred_chains = {(t.seqid, tuple(t.exons)) for t in models}
+        # Transcript ends are rarely exact for any tool, so also count the criteria gene finders use:
+        # the same intron chain (gffcompare's '='), and the same coding segments.
+        pred_introns = set(_intron_chains(models))
+        pred_cds = {(t.seqid, t.strand, tuple(t.cds)) for t in models if t.cds}
+    genes: dict[str, list] = {}
+    for t in reference.transcripts:
+        if t.biotype == CODING and within(t.seqid, t.start, t.end):
+            genes.setdefault(t.gene_id or t.id, []).append(t)
+    correct = intron_chain = coding = multi_exon = 0
+    for transcripts in genes.values():
+        if predicted is not None:
+            correct += any((t.seqid, tuple(t.exons)) in pred_chains for t in transcripts)
+            coding += any((t.seqid, t.strand, tuple(t.cds)) in pred_cds for t in transcripts if t.cds)
+            chains = _intron_chains(transcripts)
+            if chains:
+                multi_exon += 1
+                intron_chain += any(chain in pred_introns for chain in chains)
+        else:
+            correct += any(all((t.seqid, s, e) in pred_exons for s, e in t.exons) for t in transcripts)
+    gene_level = {"reference_genes": len(genes), "all_exons_exact": correct,
+                  "accuracy": round(correct / len(genes), 4) if genes else 0.0}
+    if predicted is not None:
+        gene_level.update({
+            "cds_exact": coding, "cds_accuracy": round(coding / len(genes), 4) if genes else 0.0,
+            "multi_exon_genes": multi_exon, "intron_chain_exact": intron_chain,
+            "intron_chain_accuracy": round(intron_chain / multi_exon, 4) if multi_exon else 0.0,
+        })
+    return gene_level
 
 
 def evaluate(reference_path: str, prediction: str, regions: list[str] | None = None) -> dict:
@@ -131,43 +169,14 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         for f, feature in enumerate(features):
             confusions[feature].add(predicted[:, f], truth[:, f])
 
-    ref_exons = _exon_set(reference, within)
+    ref_exons = exon_set(reference, within)
     if intervals is not None:
         pred_exons = {(seqid, s, e) for seqid, items in intervals.by_feature.get("exon", {}).items()
                       for s, e in items if within(seqid, s, e)}
-        pred_chains: set[tuple] | None = None
     else:
-        pred_exons = _exon_set(predicted_models, within)
-        models = [t for t in predicted_models.transcripts if t.biotype in (CODING, LNCRNA)]
-        pred_chains = {(t.seqid, tuple(t.exons)) for t in models}
-        # Transcript ends are rarely exact for any tool, so also count the criteria gene finders use:
-        # the same intron chain (gffcompare's '='), and the same coding segments.
-        pred_introns = set(_intron_chains(models))
-        pred_cds = {(t.seqid, t.strand, tuple(t.cds)) for t in models if t.cds}
+        pred_exons = exon_set(predicted_models, within)
 
-    genes: dict[str, list] = {}
-    for t in reference.transcripts:
-        if t.biotype == CODING and within(t.seqid, t.start, t.end):
-            genes.setdefault(t.gene_id or t.id, []).append(t)
-    correct = intron_chain = coding = multi_exon = 0
-    for transcripts in genes.values():
-        if pred_chains is not None:
-            correct += any((t.seqid, tuple(t.exons)) in pred_chains for t in transcripts)
-            coding += any((t.seqid, t.strand, tuple(t.cds)) in pred_cds for t in transcripts if t.cds)
-            chains = _intron_chains(transcripts)
-            if chains:
-                multi_exon += 1
-                intron_chain += any(chain in pred_introns for chain in chains)
-        else:
-            correct += any(all((t.seqid, s, e) in pred_exons for s, e in t.exons) for t in transcripts)
-    gene_level = {"reference_genes": len(genes), "all_exons_exact": correct,
-                  "accuracy": round(correct / len(genes), 4) if genes else 0.0}
-    if pred_chains is not None:
-        gene_level.update({
-            "cds_exact": coding, "cds_accuracy": round(coding / len(genes), 4) if genes else 0.0,
-            "multi_exon_genes": multi_exon, "intron_chain_exact": intron_chain,
-            "intron_chain_accuracy": round(intron_chain / multi_exon, 4) if multi_exon else 0.0,
-        })
+    gene_level = gene_accuracy(reference, within, predicted_models, pred_exons)
     return {
         "reference": str(ref_path),
         "prediction": str(pred_path),

@@ -76,7 +76,7 @@ class SiteNet(nn.Module):
         # oneDNN keeps a compiled convolution per input length (and the allocator a differently
         # sized block), so lengths are rounded up to a few sizes: RSS then stays flat over a run.
         x = one_hot_windows(codes, np.array([lo]), padded_length(hi - lo))
-        features = self.conv(x)[0]  # (C, hi - lo - 2·MARGIN): feature j sits on base lo + MARGIN + j
+        features = self.conv(x)[0]  # (C, padded length - 2·MARGIN): feature j sits on base lo + MARGIN + j
         # Mean over every 4 consecutive positions, so each candidate picks its own pooling phase.
         summed = torch.cumsum(nn.functional.pad(features, (1, 0)), dim=1)
         quarter = (summed[:, 4:] - summed[:, :-4]) / 4

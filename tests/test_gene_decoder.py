@@ -139,13 +139,29 @@ def test_utr_ends_where_its_cumulative_exon_score_peaks():
     # reads through the dip (ending at 23), as a run-while-above-0.5 rule would not.
     exon = np.array([1.0] * 10 + [-1.0] * 3 + [1.0] * 10 + [-1.0] * 177)
     none = (np.zeros(0, dtype=np.int64), np.zeros(0))
-    assert _utr_side(exon, np.zeros_like(exon), none, none, GeneParameters()) == (23, None)
+    assert _utr_side(exon, np.zeros_like(exon), none, none, GeneParameters()) == (23, [])
     # With an intron [30, 100) between good sites and exon-like bases beyond it, the UTR is spliced.
     exon[100:140] = 1.0
     intron = np.zeros_like(exon)
     sites = (np.array([30]), np.array([5.0])), (np.array([100]), np.array([5.0]))
-    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=20.0)) == (140, (30, 100))
-    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=60.0)) == (23, None)
+    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=20.0)) == (140, [(30, 100)])
+    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=60.0)) == (23, [])
+
+
+def test_utr_side_takes_a_second_intron_only_when_allowed_and_paid_for():
+    # Outward: exon 0-30, intron 30-100, exon 100-140, intron 140-220, exon 220-260.
+    exon = np.full(400, -1.0)
+    for s, e in ((0, 30), (100, 140), (220, 260)):
+        exon[s:e] = 1.0
+    intron = np.zeros_like(exon)
+    near = (np.array([30, 140, 150]), np.array([5.0, 5.0, 5.0]))
+    far = (np.array([100, 220, 90]), np.array([5.0, 5.0, 5.0]))
+    one, two = GeneParameters(utr_intron_penalty=20.0), GeneParameters(utr_intron_penalty=20.0, max_utr_introns=2)
+    assert _utr_side(exon, intron, near, far, one) == (140, [(30, 100)])
+    assert _utr_side(exon, intron, near, far, two) == (260, [(30, 100), (140, 220)])
+    # A second intron that its exon beyond does not pay for is left out.
+    exon[220:260] = 0.1
+    assert _utr_side(exon, intron, near, far, two) == (140, [(30, 100)])
 
 
 def test_tandem_genes_utrs_meet_where_the_genic_signal_dips():

@@ -296,7 +296,7 @@ class _Oriented:
         return self._trace(gene_node)
 
     def utr_exons(self, cds: list[tuple[int, int]], low: int, high: int) -> list[tuple[int, int]]:
-        """The transcript's exons: the CDS exons with 5' and 3' UTRs (each with at most one intron)
+        """The transcript's exons: the CDS exons with 5' and 3' UTRs (each with at most max_utr_introns)
         added within [low, high), the space between the neighbouring genes' CDS."""
         start, stop_end = cds[0][0], cds[-1][1]
         # Both sides are read outward from the CDS: positions count bases away from it, and an
@@ -307,19 +307,14 @@ class _Oriented:
         utr3, intron3 = _utr_side(self.utr_exon[stop_end:high], self.utr_intron[stop_end:high],
                                   (self.donors - stop_end, self.donor_score), (self.acceptors - stop_end, self.acceptor_score),
                                   self.params)
+        # An outward boundary list per side: CDS end, then (near, far) per intron, then the UTR end.
         exons = [list(x) for x in cds]
-        head: list[list[int]] = []
-        tail: list[list[int]] = []
-        if intron5 is None:
-            exons[0][0] = start - utr5
-        else:
-            exons[0][0] = start - intron5[0]
-            head = [[start - utr5, start - intron5[1]]]
-        if intron3 is None:
-            exons[-1][1] = stop_end + utr3
-        else:
-            exons[-1][1] = stop_end + intron3[0]
-            tail = [[stop_end + intron3[1], stop_end + utr3]]
+        bounds5 = [b for near, far in intron5 for b in (near, far)] + [utr5]
+        bounds3 = [b for near, far in intron3 for b in (near, far)] + [utr3]
+        exons[0][0] = start - bounds5[0]
+        exons[-1][1] = stop_end + bounds3[0]
+        head = [[start - bounds5[i + 2], start - bounds5[i + 1]] for i in range(0, len(bounds5) - 1, 2)][::-1]
+        tail = [[stop_end + bounds3[i + 1], stop_end + bounds3[i + 2]] for i in range(0, len(bounds3) - 1, 2)]
         return [(s, e) for s, e in head + exons + tail]
 
     @staticmethod
@@ -395,44 +390,65 @@ def _suffix_max(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _utr_side(exon: np.ndarray, intron: np.ndarray, near_sites: tuple[np.ndarray, np.ndarray],
-              far_sites: tuple[np.ndarray, np.ndarray], params: GeneParameters) -> tuple[int, tuple[int, int] | None]:
-    """One UTR, read outward from its CDS end: (its length, (near, far) ends of its intron or None).
+              far_sites: tuple[np.ndarray, np.ndarray], params: GeneParameters) -> tuple[int, list[tuple[int, int]]]:
+    """One UTR, read outward from its CDS end: (its length, the (near, far) ends of its introns).
 
     `exon` and `intron` are per-base scores in outward order; sites are (outward positions,
-    scores). Without an intron the UTR ends where its cumulative exon score peaks. An intron
-    [near, far) must beat that with its sites, its bases' intron scores and the exon beyond it,
-    less utr_intron_penalty. Everything is prefix sums and suffix maxima: O(length + sites).
+    scores). Without an intron the UTR ends where its cumulative exon score peaks. Each intron
+    [near, far) must pay for itself with its sites, its bases' intron scores and the exon beyond
+    it, less utr_intron_penalty; at most params.max_utr_introns of them. Level k of the program
+    holds, for every position x where an exon may begin, the best continuation with at most k
+    introns: prefix sums and suffix maxima, O(k · (length + sites)).
     """
     length = len(exon)
     cum_exon = np.concatenate(([0.0], np.cumsum(exon)))
-    end = int(np.argmax(cum_exon))
-    if params.utr_intron_penalty is None or length == 0:
-        return end, None
+    best_end, best_end_at = _suffix_max(cum_exon)  # the best outer end at or beyond each position
+    if params.utr_intron_penalty is None or length == 0 or params.max_utr_introns < 1:
+        return int(best_end_at[0]), []
     cum_intron = np.concatenate(([0.0], np.cumsum(intron)))
     min_exon, min_intron = params.min_exon, params.min_intron
     near, near_score = near_sites
     keep = (near >= 0) & (near <= length)
-    near, near_score = near[keep], near_score[keep]
+    order = np.argsort(near[keep])
+    near, near_score = near[keep][order], near_score[keep][order]
     far, far_score = far_sites
     keep = (far >= 0) & (far + min_exon <= length)
     order = np.argsort(far[keep])
     far, far_score = far[keep][order], far_score[keep][order]
-    if not len(near) or not len(far):
-        return end, None
-    best_end, best_end_at = _suffix_max(cum_exon)  # the best outer end at or beyond each position
-    far_value = far_score + cum_intron[far] - cum_exon[far] + best_end[far + min_exon]
-    best_far, best_far_at = _suffix_max(far_value)  # the best far end at or beyond each far site
-    first = np.searchsorted(far, near + min_intron)
-    ok = first < len(far)
-    if not ok.any():
-        return end, None
-    near, near_score, first = near[ok], near_score[ok], first[ok]
-    value = cum_exon[near] - cum_intron[near] + near_score - params.utr_intron_penalty + best_far[first]
-    k = int(np.argmax(value))
-    if value[k] <= cum_exon[end]:
-        return end, None
-    far_end = int(far[best_far_at[first[k]]])
-    return int(best_end_at[far_end + min_exon]), (int(near[k]), far_end)
+    first = np.searchsorted(far, near + min_intron)  # the nearest far end each near end allows
+    usable = first < len(far)
+    near, near_score, first = near[usable], near_score[usable], first[usable]
+    if not len(near):
+        return int(best_end_at[0]), []
+    near_base = cum_exon[near] - cum_intron[near] + near_score - params.utr_intron_penalty
+    # levels[k] = (value of the best continuation from each position with at most k introns,
+    # the near site it takes there (-1: it ends without one), the far site each near site takes)
+    value, taken = best_end, np.full(length + 1, -1)
+    levels = [(value, taken, None)]
+    for _ in range(params.max_utr_introns):
+        far_value = far_score + cum_intron[far] - cum_exon[far] + value[far + min_exon]
+        best_far, best_far_at = _suffix_max(far_value)
+        through = near_base + best_far[first]
+        chosen_far = far[best_far_at[first]]
+        spliced_value = np.full(length + 2, NEG)
+        spliced_value[near] = through
+        spliced_best, spliced_at = _suffix_max(spliced_value[: length + 1])
+        better = spliced_best > best_end
+        value = np.where(better, spliced_best, best_end)
+        taken = np.where(better, spliced_at, -1)
+        far_of = np.full(length + 1, -1)
+        far_of[near] = chosen_far
+        levels.append((value, taken, far_of))
+    introns: list[tuple[int, int]] = []
+    x = 0
+    for k in range(params.max_utr_introns, 0, -1):
+        _, taken, far_of = levels[k]
+        n = int(taken[x])
+        if n < 0:
+            break
+        introns.append((n, int(far_of[n])))
+        x = int(far_of[n]) + min_exon
+    return int(best_end_at[x]), introns
 
 
 def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, columns: Columns,

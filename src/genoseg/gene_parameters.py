@@ -123,6 +123,7 @@ class GeneParameters:
     # are weighted by weight_utr_network; sites, intron content and intron base cost are the CDS's.
     utr_intron_penalty: float | None = 14.0
     weight_utr_network: float = 1.0
+    max_utr_introns: int = 1  # per UTR
     # 99.7 % of TAIR10 chr1 introns are ≥ 60 nt and 99.8 % of internal coding exons ≥ 20 nt (the
     # bundled file uses 30: shorter decoded exons were mostly wrong; see docs/models.md).
     min_intron: int = 60
@@ -396,9 +397,11 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         # 0.11 → 0.33 on the tuning slice, at the 5th percentile): weak decoys are where the
         # blurred network lets a wrong path win. Once introns carried their own penalty, lower
         # floors (keeping more weak true sites) paid: tuned on TAIR10 to the 0.78th (donor) and
-        # 2.16th (acceptor) percentiles, which the bundled gene_model.json holds.
-        donor_floor=_floor(donor, codes, donors_true, 0.78),
-        acceptor_floor=_floor(acceptor, codes, acceptors_true, 2.16),
+        # 2.16th (acceptor) percentiles; with the site classifiers, which tell weak true sites
+        # from decoys far better than the matrices, lower still: the 0.1th and 1st (see
+        # docs/models.md, step 11), which the bundled gene_model.json holds.
+        donor_floor=_floor(donor, codes, donors_true, 0.1),
+        acceptor_floor=_floor(acceptor, codes, acceptors_true, 1.0),
         start=_pwm(codes, np.array(starts_true), np.array(starts_decoy), -9, 15),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
         coding_markov=np.round(_markov_log_odds(markov_counts[:, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4).tolist(),

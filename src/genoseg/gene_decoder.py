@@ -14,8 +14,8 @@ spliced CDS is checked again before output.)
 The reverse strand is decoded by running the same program on the reverse complement, and the
 two strands' genes compete for overlapping space by score. Then each gene's UTRs are decoded
 outward from its start and stop codons into the space its neighbours leave: a UTR runs while the
-network's exon calls outweigh its non-exon calls, and may hold one intron where sites, intron
-content and the network together pay for it.
+network's exon calls outweigh its non-exon calls, and may hold introns (up to max_utr_introns)
+where sites, intron content and the network together pay for them.
 
 Streaming: a `GeneDecoder` holds the probabilities of the current locus only. Loci are cut in
 quiet stretches (no genic signal for `quiet` bases); a stretch with no quiet run for

@@ -430,9 +430,9 @@ def _utr_side(exon: np.ndarray, intron: np.ndarray, near_sites: tuple[np.ndarray
         best_far, best_far_at = _suffix_max(far_value)
         through = near_base + best_far[first]
         chosen_far = far[best_far_at[first]]
-        spliced_value = np.full(length + 2, NEG)
+        spliced_value = np.full(length + 1, NEG)
         spliced_value[near] = through
-        spliced_best, spliced_at = _suffix_max(spliced_value[: length + 1])
+        spliced_best, spliced_at = _suffix_max(spliced_value)
         better = spliced_best > best_end
         value = np.where(better, spliced_best, best_end)
         taken = np.where(better, spliced_at, -1)

@@ -421,28 +421,25 @@ def _utr_side(exon: np.ndarray, intron: np.ndarray, near_sites: tuple[np.ndarray
     if not len(near):
         return int(best_end_at[0]), []
     near_base = cum_exon[near] - cum_intron[near] + near_score - params.utr_intron_penalty
-    # levels[k] = (value of the best continuation from each position with at most k introns,
-    # the near site it takes there (-1: it ends without one), the far site each near site takes)
-    value, taken = best_end, np.full(length + 1, -1)
-    levels = [(value, taken, None)]
+    # value[x]: the best continuation from position x with at most k introns (k = levels so far);
+    # levels[k - 1]: where that continuation first splices (its near site, -1: it ends without
+    # one) and, for each near site, the far site it takes.
+    value = best_end
+    levels: list[tuple[np.ndarray, np.ndarray]] = []
     for _ in range(params.max_utr_introns):
         far_value = far_score + cum_intron[far] - cum_exon[far] + value[far + min_exon]
         best_far, best_far_at = _suffix_max(far_value)
-        through = near_base + best_far[first]
-        chosen_far = far[best_far_at[first]]
         spliced_value = np.full(length + 1, NEG)
-        spliced_value[near] = through
+        spliced_value[near] = near_base + best_far[first]
         spliced_best, spliced_at = _suffix_max(spliced_value)
         better = spliced_best > best_end
         value = np.where(better, spliced_best, best_end)
-        taken = np.where(better, spliced_at, -1)
         far_of = np.full(length + 1, -1)
-        far_of[near] = chosen_far
-        levels.append((value, taken, far_of))
+        far_of[near] = far[best_far_at[first]]
+        levels.append((np.where(better, spliced_at, -1), far_of))
     introns: list[tuple[int, int]] = []
     x = 0
-    for k in range(params.max_utr_introns, 0, -1):
-        _, taken, far_of = levels[k]
+    for taken, far_of in reversed(levels):
         n = int(taken[x])
         if n < 0:
             break

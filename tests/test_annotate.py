@@ -117,13 +117,13 @@ def synthetic_run(synthetic_fasta, tiny_model_dir, tmp_path_factory):
 
 def test_outputs_written_and_gff3_valid(synthetic_run):
     out, summary = synthetic_run
-    assert (out / "genome.gff3").is_file() and (out / "genome.bed").is_file() and (out / "run.json").is_file()
+    assert (out / "genome.genoseg.intervals.gff3").is_file() and (out / "genome.genoseg.intervals.bed").is_file() and (out / "run.json").is_file()
     assert not [p for p in out.iterdir() if "partial" in p.name]
-    gff = (out / "genome.gff3").read_text()
+    gff = (out / "genome.genoseg.intervals.gff3").read_text()
     assert gff.startswith("##gff-version 3\n")
     assert "##sequence-region chrA 1 6254" in gff
     assert sum(summary["intervals"].values()) > 0
-    result = subprocess.run(["gt", "gff3validator", str(out / "genome.gff3")], capture_output=True, text=True)
+    result = subprocess.run(["gt", "gff3validator", str(out / "genome.genoseg.intervals.gff3")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
@@ -132,17 +132,17 @@ def test_bigwig_equals_stitched_probabilities_and_nothing_over_n(synthetic_run, 
     expected, features = _expected_tracks(synthetic_fasta, tiny_model_dir)
     for name, values in expected.items():
         for f, feature in enumerate(features):
-            path = out / f"genome.{feature}.bw"
+            path = out / f"genome.genoseg.{feature}.bw"
             got = _bigwig_values(path, name, len(values)) if len(values) else np.array([])
             assert np.array_equal(np.isnan(got), np.isnan(values[:, f])), (name, feature)
             ok = ~np.isnan(got)
             assert np.allclose(got[ok], values[ok, f], atol=1e-5), (name, feature)
     seq_a = "".join(open(synthetic_fasta).read().split(">chrA test record\n")[1].split(">")[0].split())
     n_positions = [i for i, c in enumerate(seq_a.upper()) if c == "N"]
-    chrA = _bigwig_values(out / "genome.exon.bw", "chrA", len(seq_a))
+    chrA = _bigwig_values(out / "genome.genoseg.exon.bw", "chrA", len(seq_a))
     assert np.isnan(chrA[n_positions]).all()
     # The 90 nt stretch of chrC is skipped (below --min-segment-length) and counted.
-    chrC = _bigwig_values(out / "genome.exon.bw", "chrC", 2100)
+    chrC = _bigwig_values(out / "genome.genoseg.exon.bw", "chrC", 2100)
     assert np.isnan(chrC[:100]).all() and not np.isnan(chrC[100:]).any()
 
 
@@ -158,7 +158,7 @@ def test_run_json_counts(synthetic_run):
 
 def test_bed_lines_and_track_line(synthetic_run):
     out, _ = synthetic_run
-    lines = (out / "genome.bed").read_text().splitlines()
+    lines = (out / "genome.genoseg.intervals.bed").read_text().splitlines()
     assert lines[0].startswith("track ")
     for line in lines[1:]:
         cols = line.split("\t")
@@ -180,7 +180,7 @@ def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_mod
     for fasta in (gz, bgz):
         out = tmp_path / f"out_{fasta.parent.name}"
         _run(fasta, out, tiny_model_dir)
-        for name in ("genome.gff3", "genome.bed"):
+        for name in ("genome.genoseg.intervals.gff3", "genome.genoseg.intervals.bed"):
             assert (out / name).read_text() == (out_plain / name).read_text()
         for bw in out_plain.glob("*.bw"):
             a = _bigwig_values(bw, "chrA", 6254)
@@ -192,8 +192,8 @@ def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_mod
 def test_region_matches_full_run(synthetic_fasta, synthetic_run, tiny_model_dir, tmp_path):
     out_full, _ = synthetic_run
     _run(synthetic_fasta, tmp_path, tiny_model_dir, regions=["chrA:1001-4000"])
-    full = _bigwig_values(out_full / "genome.exon.bw", "chrA", 6254)
-    part = _bigwig_values(tmp_path / "genome.exon.bw", "chrA", 6254)
+    full = _bigwig_values(out_full / "genome.genoseg.exon.bw", "chrA", 6254)
+    part = _bigwig_values(tmp_path / "genome.genoseg.exon.bw", "chrA", 6254)
     assert np.isnan(part[:1000]).all() and np.isnan(part[4000:]).all()
     assert np.allclose(part[1000:4000], full[1000:4000], atol=1e-5, equal_nan=True)
     run = json.loads((tmp_path / "run.json").read_text())
@@ -208,7 +208,7 @@ def test_contigs_selects_records(synthetic_fasta, tiny_model_dir, tmp_path):
 def test_yeast_slice_end_to_end_cli(yeast_slice, tiny_model_dir, tmp_path):
     result = CliRunner().invoke(main, ["annotate", str(yeast_slice), "-m", str(tiny_model_dir), "-o", str(tmp_path / "o"), "-q"])
     assert result.exit_code == 0, result.output
-    gff = tmp_path / "o" / "yeast_chrI.gff3"
+    gff = tmp_path / "o" / "yeast_chrI.genoseg.genes.gff3"
     check = subprocess.run(["gt", "gff3validator", str(gff)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     run = json.loads((tmp_path / "o" / "run.json").read_text())
@@ -225,7 +225,7 @@ def test_stdout_streams_gff3_and_bed(synthetic_fasta, tiny_model_dir):
 
 def test_thresholds_change_intervals(synthetic_fasta, tiny_model_dir, tmp_path):
     def covered(out) -> int:
-        lines = (out / "genome.bed").read_text().splitlines()[1:]
+        lines = (out / "genome.genoseg.intervals.bed").read_text().splitlines()[1:]
         return sum(int(line.split("\t")[2]) - int(line.split("\t")[1]) for line in lines)
 
     _run(synthetic_fasta, tmp_path / "a", tiny_model_dir, default_threshold=0.05)
@@ -272,7 +272,7 @@ def test_both_strands_makes_tracks_strand_symmetric(tiny_model_dir, tmp_path):
             fasta.write_text(f">chr1\n{s.decode()}\n")
             out = tmp_path / f"{strands}_{name}"
             _run(fasta, out, tiny_model_dir, strands=strands)
-            tracks[strands, name] = _bigwig_values(out / f"{name}.exon.bw", "chr1", 480)
+            tracks[strands, name] = _bigwig_values(out / f"{name}.genoseg.exon.bw", "chr1", 480)
     np.testing.assert_allclose(tracks["both", "fwd"], tracks["both", "rev"][::-1], atol=1e-5)
     # One strand alone is not symmetric, so the property above is the averaging's doing.
     assert np.abs(tracks["forward", "fwd"] - tracks["forward", "rev"][::-1]).max() > 1e-2

@@ -64,15 +64,15 @@ def test_empty_record_skipped(tiny_model_dir, tmp_path):
     assert annotate_cli(BAD / "empty_record.fa", "-m", tiny_model_dir, "-o", tmp_path).exit_code == 0
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["bases_annotated"] == 1200
-    assert subprocess.run(["gt", "gff3validator", str(tmp_path / "empty_record.gff3")], capture_output=True).returncode == 0
+    assert subprocess.run(["gt", "gff3validator", str(tmp_path / "empty_record.genoseg.intervals.gff3")], capture_output=True).returncode == 0
 
 
 def test_only_n_record_gives_valid_empty_outputs(tiny_model_dir, tmp_path):
     assert annotate_cli(BAD / "only_n.fa", "-m", tiny_model_dir, "-o", tmp_path).exit_code == 0
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["bases_annotated"] == 0 and run["bases_skipped_n"] == 1200
-    assert subprocess.run(["gt", "gff3validator", str(tmp_path / "only_n.gff3")], capture_output=True).returncode == 0
-    assert np.isnan(values(tmp_path / "only_n.exon.bw", "gap", 1200)).all()
+    assert subprocess.run(["gt", "gff3validator", str(tmp_path / "only_n.genoseg.intervals.gff3")], capture_output=True).returncode == 0
+    assert np.isnan(values(tmp_path / "only_n.genoseg.exon.bw", "gap", 1200)).all()
 
 
 @pytest.mark.parametrize("name", ["crlf.fa", "uneven_lines.fa"])
@@ -81,13 +81,13 @@ def test_crlf_and_uneven_lines_read_like_clean_fasta(name, tiny_model_dir, tmp_p
     result = annotate_cli(BAD / name, "-m", tiny_model_dir, "-o", tmp_path / "x")
     assert result.exit_code == 0, result.output
     stem = name.removesuffix(".fa")
-    assert np.array_equal(values(tmp_path / "ref" / "crlf_reference.exon.bw", "chr1", 1200),
-                          values(tmp_path / "x" / f"{stem}.exon.bw", "chr1", 1200))
+    assert np.array_equal(values(tmp_path / "ref" / "crlf_reference.genoseg.exon.bw", "chr1", 1200),
+                          values(tmp_path / "x" / f"{stem}.genoseg.exon.bw", "chr1", 1200))
 
 
 def test_lowercase_and_iupac_handled(tiny_model_dir, tmp_path):
     assert annotate_cli(BAD / "lowercase_iupac.fa", "-m", tiny_model_dir, "-o", tmp_path).exit_code == 0
-    v = values(tmp_path / "lowercase_iupac.exon.bw", "chr1", 1200)
+    v = values(tmp_path / "lowercase_iupac.genoseg.exon.bw", "chr1", 1200)
     # IUPAC R, k and '-' at 100, 500, 700 are N; [0, 100) is shorter than the minimum segment.
     assert np.isnan(v[[100, 500, 700]]).all() and np.isnan(v[:100]).all()
     assert not np.isnan(v[101:500]).any() and not np.isnan(v[701:]).any()
@@ -109,7 +109,7 @@ def test_bgzip_without_index_and_with_stale_index(tiny_model_dir, tmp_path):
     for suffix in (".fai", ".gzi"):
         os.utime(str(bgz) + suffix, (old, old))
     assert annotate_cli(bgz, "-m", tiny_model_dir, "-o", tmp_path / "b").exit_code == 0
-    assert np.array_equal(values(tmp_path / "a" / "g.exon.bw", "chr1", 1200), values(tmp_path / "b" / "g.exon.bw", "chr1", 1200))
+    assert np.array_equal(values(tmp_path / "a" / "g.genoseg.exon.bw", "chr1", 1200), values(tmp_path / "b" / "g.genoseg.exon.bw", "chr1", 1200))
 
 
 def _peak_rss(fasta, model_dir, out):
@@ -191,7 +191,7 @@ def test_full_disk_leaves_no_files(tiny_model_dir, tmp_path):
     result = subprocess.run(cmd, preexec_fn=limit, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # the run made the directory, and removes it again
 
 
 def _start_long_run(tiny_model_dir, tmp_path):
@@ -227,7 +227,7 @@ def test_sigterm_cleans_up(tiny_model_dir, tmp_path):
     proc.send_signal(signal.SIGTERM)
     stderr = _stderr_after_signal(proc)
     assert proc.returncode == 143 and "terminated" in stderr and "Traceback" not in stderr
-    assert list(out.iterdir()) == [] and list((tmp_path / "scratch").iterdir()) == []
+    assert not out.exists() and list((tmp_path / "scratch").iterdir()) == []
 
 
 def test_ctrl_c_stops_promptly_and_cleans_up(tiny_model_dir, tmp_path):
@@ -237,7 +237,7 @@ def test_ctrl_c_stops_promptly_and_cleans_up(tiny_model_dir, tmp_path):
     stderr = _stderr_after_signal(proc)
     assert time.time() - sent < 10
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
-    assert list(out.iterdir()) == [] and list((tmp_path / "scratch").iterdir()) == []
+    assert not out.exists() and list((tmp_path / "scratch").iterdir()) == []
 
 
 def test_sigkill_leaves_no_complete_looking_file(tiny_model_dir, tmp_path):

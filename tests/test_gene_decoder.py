@@ -393,7 +393,7 @@ def test_cli_gene_model_options(tmp_path, tiny_model_dir):
     bad = runner.invoke(main, ["annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(tmp_path / "o"), "-q",
                                "--no-gene-models", "--proteins", str(tmp_path / "p.faa")])
     assert bad.exit_code != 0 and "--proteins needs gene models" in bad.output
-    assert not (tmp_path / "o" / "g.genes.gff3").exists()
+    assert not (tmp_path / "o" / "g.genoseg.genes.gff3").exists()
     streamed = runner.invoke(main, ["annotate", str(fasta), "-m", str(tiny_model_dir), "-o", "-", "-q",
                                     "--format", "genes", "--min-intron", "30"])
     assert streamed.exit_code == 0, streamed.output

@@ -76,8 +76,8 @@ def test_thousands_of_short_contigs_run_in_full_batches(fragmented, tiny_model_d
         assert result.exit_code == 0, result.output
     merged = runner.invoke(main, ["merge", *(str(tmp_path / f"s{i}") for i in (1, 2, 3)), "-o", str(tmp_path / "merged")])
     assert merged.exit_code == 0, merged.output
-    assert (tmp_path / "merged" / "contigs.bed").read_text() == (tmp_path / "packed" / "contigs.bed").read_text()
-    a, b = (pyBigWig.open(str(tmp_path / d / "contigs.exon.bw")) for d in ("merged", "packed"))
+    assert (tmp_path / "merged" / "contigs.genoseg.intervals.bed").read_text() == (tmp_path / "packed" / "contigs.genoseg.intervals.bed").read_text()
+    a, b = (pyBigWig.open(str(tmp_path / d / "contigs.genoseg.exon.bw")) for d in ("merged", "packed"))
     for name, length in b.chroms().items():
         np.testing.assert_array_equal(a.values(name, 0, length, numpy=True), b.values(name, 0, length, numpy=True))
 

@@ -63,8 +63,8 @@ def runs(many_records, tiny_model_dir, tmp_path_factory):  # noqa: F811
 def test_merged_shards_equal_a_single_run(runs):
     root, single, shards = runs
     # Each shard numbers from 1, so merging must renumber: make sure there is something to renumber.
-    assert "ID=gene1;" in (shards[2] / "genome.genes.gff3").read_text()
-    assert "ID=exon_1;" in (shards[2] / "genome.gff3").read_text()
+    assert "ID=gene1;" in (shards[2] / "genome.genoseg.genes.gff3").read_text()
+    assert "ID=exon_1;" in (shards[2] / "genome.genoseg.intervals.gff3").read_text()
     merged = root / "merged"
     result = RUNNER.invoke(main, ["merge", *map(str, reversed(shards)), "-o", str(merged),
                                   "--proteins", str(merged) + ".faa"])
@@ -85,7 +85,7 @@ def test_merge_refuses_incomplete_or_foreign_sets(runs, case, message, tmp_path)
     result = RUNNER.invoke(main, ["merge", *map(str, dirs), "-o", str(tmp_path / "out")])
     assert result.exit_code != 0
     assert message in result.output
-    assert not (tmp_path / "out" / "genome.gff3").exists()
+    assert not (tmp_path / "out" / "genome.genoseg.intervals.gff3").exists()
 
 
 def test_merge_refuses_shards_of_different_runs(runs, many_records, tiny_model_dir, tmp_path):  # noqa: F811

@@ -56,7 +56,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(genome, tiny_model_dir, 
     assert units_done() == []
     # ... then again once two units are complete.
     _kill_when(_start(genome, out, tiny_model_dir), lambda: len(units_done()) >= 2, "two units")
-    assert not (out / "run.json").exists() and not (out / "genome.gff3").exists()
+    assert not (out / "run.json").exists() and not (out / "genome.genoseg.intervals.gff3").exists()
     kept = units_done()
 
     # A different command line would mix two annotations: refused, and the state is kept.

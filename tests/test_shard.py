@@ -66,21 +66,21 @@ def test_sharded_runs_add_up_to_a_single_run(many_records, tmp_path, tiny_model_
         out = tmp_path / f"shard{i}"
         result = runner.invoke(main, ["annotate", str(many_records), "-o", str(out), "--shard", f"{i}/3", *common])
         assert result.exit_code == 0, result.output
-        bed_lines += (out / "genome.bed").read_text().splitlines()[1:]
+        bed_lines += (out / "genome.genoseg.intervals.bed").read_text().splitlines()[1:]
         runs.append(json.loads((out / "run.json").read_text()))
     # Shards are whole segments, so their intervals are exactly the single run's, in order.
-    assert bed_lines == (tmp_path / "all" / "genome.bed").read_text().splitlines()[1:]
+    assert bed_lines == (tmp_path / "all" / "genome.genoseg.intervals.bed").read_text().splitlines()[1:]
     whole = json.loads((tmp_path / "all" / "run.json").read_text())
     for key in ("bases_in_scope", "bases_annotated", "bases_skipped_n", "segments_skipped_short", "bases_skipped_short"):
         assert sum(r[key] for r in runs) == whole[key], key
     assert [r["shard"] for r in runs] == [[1, 3], [2, 3], [3, 3]]
     # Every base's probability comes from exactly one shard and equals the single run's.
-    reference = pyBigWig.open(str(tmp_path / "all" / "genome.exon.bw"))
+    reference = pyBigWig.open(str(tmp_path / "all" / "genome.genoseg.exon.bw"))
     for name, length in reference.chroms().items():
         want = np.array(reference.values(name, 0, length), dtype=np.float64)
         got = np.full(length, np.nan)
         for i in (1, 2, 3):
-            part = np.array(pyBigWig.open(str(tmp_path / f"shard{i}" / "genome.exon.bw")).values(name, 0, length))
+            part = np.array(pyBigWig.open(str(tmp_path / f"shard{i}" / "genome.genoseg.exon.bw")).values(name, 0, length))
             assert not np.any(~np.isnan(part) & ~np.isnan(got))
             got = np.where(np.isnan(part), got, part)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
@@ -94,5 +94,5 @@ def test_min_contig_length_skips_and_counts(many_records, tmp_path, tiny_model_d
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["records_skipped_short"] == 3 and run["bases_skipped_short_records"] == 700 + 30 + 90
-    records = {line.split("\t")[0] for line in (out / "genome.bed").read_text().splitlines()[1:]}
+    records = {line.split("\t")[0] for line in (out / "genome.genoseg.intervals.bed").read_text().splitlines()[1:]}
     assert not records & {"r1", "r3", "r6"}

@@ -22,13 +22,14 @@ import torch
 
 from genoseg import __version__, stopping
 from genoseg.errors import GenosegError, UsageError
-from genoseg.fasta import FastaReader, Record, Segment
+from genoseg.fasta import FastaReader, Record, Segment, content_fingerprint
 from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel
 from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParameters
 from genoseg.inference import BatchProducer, Predictor, default_threads, in_window_order, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
-from genoseg.merge import Part, merge_parts, sum_counts, write_summary
+from genoseg.merge import Part, merge_parts, sum_counts
+from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
 from genoseg.regions import Region, resolve_region
 from genoseg.resume import DEFAULT_UNIT_BASES, ResumeState, plan_units, run_fingerprint
 from genoseg.stitching import SegmentStitcher, Track
@@ -36,8 +37,6 @@ from genoseg.tiling import Window, check_tiling, plan_windows
 from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, Gff3Writer, ProteinWriter, TextOutput
 
 BUNDLED_MODEL = Path(__file__).parent / "models" / "default"
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq")
-COMPRESSION_SUFFIXES = (".gz", ".bgz", ".bgzf")
 
 
 @dataclass
@@ -69,6 +68,7 @@ class AnnotateOptions:
     min_contig_length: int = 0  # whole records shorter than this are skipped
     resume: bool = False  # keep completed units in OUTPUT/.genoseg-resume and continue from them
     resume_unit: int = DEFAULT_UNIT_BASES  # bases per resumable unit
+    force: bool = False  # replace files in the output directory that no genoseg run wrote
 
 
 @dataclass
@@ -80,19 +80,6 @@ class Target:
     end: int
     segments: list[Segment]
     whole: bool
-
-
-def output_stem(fasta: str) -> str:
-    name = Path(fasta).name
-    for suffix in COMPRESSION_SUFFIXES:
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    for suffix in FASTA_SUFFIXES:
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return name or "genoseg"
 
 
 def resolve_model(name: str | None) -> str:
@@ -275,45 +262,39 @@ def parse_thresholds(items: list[str], features: list[str]) -> tuple[float, dict
 class Outputs:
     """The set of files one run writes; all committed together at the end, or all discarded."""
 
-    def __init__(self, options: AnnotateOptions, records: list[Record], features: list[str], header: dict) -> None:
+    def __init__(self, options: AnnotateOptions, records: list[Record], features: list[str], header: dict,
+                 directory: OutputDirectory | None = None) -> None:
         self.to_stdout = options.output == "-"
         self.gff3 = self.bed = None
         self.gene_gff3: GeneGff3Writer | None = None
         self.proteins: ProteinWriter | None = None
         self.bigwigs: BigWigSet | None = None
         self.texts: list[TextOutput] = []
-        stem = output_stem(options.fasta)
+        self.directory = directory
         if self.to_stdout:
             out = TextOutput(None)
             self.texts.append(out)
             if options.stdout_format == "bed":
-                self.bed = BedWriter(out, options.track_line, stem)
+                self.bed = BedWriter(out, options.track_line, output_stem(options.fasta))
             elif options.stdout_format == "genes":
                 self.gene_gff3 = GeneGff3Writer(out, records, header)
             else:
                 self.gff3 = Gff3Writer(out, records, header)
-            self.directory = None
             self._add_proteins(options)
             return
-        self.directory = Path(options.output)
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            probe = self.directory / f".genoseg-write-test-{id(self)}"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as exc:
-            raise GenosegError(f"{self.directory}: output directory is not writable ({exc.strerror or exc})") from None
-        gff = TextOutput(self.directory / f"{stem}.gff3")
-        bed = TextOutput(self.directory / f"{stem}.bed")
+        self.directory = directory or OutputDirectory(Path(options.output))
+        files = RunFiles(self.directory.make(), output_stem(options.fasta))
+        gff = TextOutput(files.intervals_gff3)
+        bed = TextOutput(files.intervals_bed)
         self.texts += [gff, bed]
         self.gff3 = Gff3Writer(gff, records, header)
-        self.bed = BedWriter(bed, options.track_line, stem)
+        self.bed = BedWriter(bed, options.track_line, files.stem)
         if options.gene_models:
-            genes = TextOutput(self.directory / f"{stem}.genes.gff3")
+            genes = TextOutput(files.genes_gff3)
             self.texts.append(genes)
             self.gene_gff3 = GeneGff3Writer(genes, records, header)
         if options.bigwig:
-            self.bigwigs = BigWigSet(self.directory, stem, features, records)
+            self.bigwigs = BigWigSet(files, features, records)
         self._add_proteins(options)
 
     def _add_proteins(self, options: AnnotateOptions) -> None:
@@ -340,14 +321,16 @@ class Outputs:
         if self.bigwigs:
             self.bigwigs.write(track)
 
-    def commit(self) -> None:
-        # Every file is completed before any is renamed, so a failure in the last one (a full
-        # disk) leaves no file at a final name.
+    def finish(self) -> list[tuple[Path, Path]]:
+        """Complete every file under its temporary name; returns the renames that publish them.
+
+        Every file is completed before any is renamed, so a failure in the last one (a full
+        disk) leaves no file at a final name.
+        """
         parts = [*self.texts, *([self.bigwigs] if self.bigwigs else [])]
         for part in parts:
             part.finish()
-        for part in parts:
-            part.publish()
+        return [move for part in parts for move in part.moves()]
 
     def discard(self) -> None:
         for text in self.texts:
@@ -577,6 +560,8 @@ def annotate(
             "model": model_name,
             "model_features": features,
             "input": str(options.fasta),
+            # Content, not path or time: merge refuses shards made from two versions of one file.
+            "input_fingerprint": content_fingerprint(options.fasta),
             "options": {k: v for k, v in asdict(options).items() if k not in ("fasta",)},
             "window": window,
             "overlap": overlap,
@@ -614,11 +599,15 @@ def annotate(
             if options.proteins:
                 summary["proteins_file"] = str(Path(options.proteins).resolve())
 
-        def new_sink(opts: AnnotateOptions) -> Sink:
+        def new_sink(opts: AnnotateOptions, directory: OutputDirectory | None = None) -> Sink:
             decoder = GeneDecoder(columns, params, reader.fetch) if params is not None else None
-            return Sink(Outputs(opts, reader.records, features, header),
+            return Sink(Outputs(opts, reader.records, features, header, directory),
                         IntervalCaller(features, thresholds, options.min_length), decoder)
 
+        directory = None if to_stdout else OutputDirectory(Path(options.output))
+        if directory is not None:
+            check_targets(planned_outputs(options, features, params is not None), run_inputs(options, model_name),
+                          directory.path, options.force)
         if options.resume and kept:
             if to_stdout:
                 raise UsageError("--resume needs an output directory (-o DIR), not -o -")
@@ -629,7 +618,7 @@ def annotate(
                                                new_sink)
             targets = run.remaining(targets)
         else:
-            run = SingleRun(new_sink(options))
+            run = SingleRun(new_sink(options, directory))
         try:
             windows = _windows(targets, window, overlap, options.min_segment_length, block_of)
             producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
@@ -645,11 +634,31 @@ def annotate(
                 writer.stop()
             computed = stitch.done - run.bases_done
             writer_seconds = writer.busy_seconds
-            run.finish()
+            moves = run.finish()
+            counts = run.counts()
+            summarize(summary, counts, run, predictor, writer_seconds, computed, t0)
+            if isinstance(run, UnitRun):
+                # Merging copies the units' files, so it is part of the run's wall time.
+                moves = merge_parts(run.parts(), RunFiles(directory.make(), output_stem(options.fasta)),
+                                    options.proteins, summary)
+                summary["wall_seconds"] = round(time.time() - t0, 2)
+            if directory is not None:
+                commit_set(directory.path, moves, summary)
         except BaseException:
             run.discard()
+            if directory is not None:
+                directory.remove_if_empty()
             raise
-        counts = run.counts()
+    if isinstance(run, UnitRun):
+        run.state.clear()
+    wall = summary["wall_seconds"]
+    log(f"annotated {computed:,} bases in {wall:.1f}s ({computed / max(wall, 1e-9):,.0f} bp/s)")
+    return summary
+
+
+def summarize(summary: dict, counts: dict, run: "SingleRun | UnitRun", predictor: Predictor, writer_seconds: float,
+              computed: int, t0: float) -> None:
+    """Add the run's counts and timings to its summary (run.json)."""
     wall = time.time() - t0
     summary.update({
         "bases_annotated": counts["bases_annotated"],
@@ -670,15 +679,24 @@ def annotate(
     })
     if isinstance(run, UnitRun):
         summary["resume"] = {"units": run.count, "units_reused": run.reused}
-        # Merging copies the units' files, so it is part of the run's wall time.
-        merge_parts(run.parts(), Path(options.output), options.proteins, summary)
-        summary["wall_seconds"] = round(time.time() - t0, 2)
-    if not to_stdout:
-        write_summary(Path(options.output), summary)
-    if isinstance(run, UnitRun):
-        run.state.clear()
-    log(f"annotated {computed:,} bases in {wall:.1f}s ({computed / max(wall, 1e-9):,.0f} bp/s)")
-    return summary
+
+
+def planned_outputs(options: AnnotateOptions, features: list[str], genes: bool) -> list[Path]:
+    """Every file a run into a directory will write (the proteins FASTA may lie elsewhere)."""
+    files = RunFiles.of(options.output, options.fasta)
+    paths = files.planned(features, genes=genes and options.gene_models, bigwig=options.bigwig)
+    return paths + ([Path(options.proteins)] if options.proteins else [])
+
+
+def run_inputs(options: AnnotateOptions, model_name: str) -> list[Path]:
+    """The files a run reads, which no output may replace."""
+    fasta = Path(options.fasta)
+    inputs = [fasta, Path(f"{fasta}.fai"), Path(f"{fasta}.gzi")]
+    if options.gene_parameters:
+        inputs.append(Path(options.gene_parameters))
+    if Path(model_name).is_dir():
+        inputs.append(Path(model_name))
+    return inputs
 
 
 class SingleRun:
@@ -699,8 +717,8 @@ class SingleRun:
     def close(self, window: Window) -> None:
         self.sink.end_segment()
 
-    def finish(self) -> None:
-        self.sink.outputs.commit()
+    def finish(self) -> list[tuple[Path, Path]]:
+        return self.sink.outputs.finish()
 
     def discard(self) -> None:
         self.sink.outputs.discard()
@@ -752,7 +770,7 @@ class UnitRun:
         sink.end_segment()
         if self.last_key[self.unit] != (window.record, window.keep_start):
             return
-        sink.outputs.commit()
+        commit_set(None, sink.outputs.finish(), None)
         self.decode_seconds += sink.decode_seconds
         self.state.complete(self.unit, {
             "input": str(self.options.fasta),
@@ -761,8 +779,8 @@ class UnitRun:
         })
         self.unit, self.sink = None, None
 
-    def finish(self) -> None:
-        pass  # every unit was committed as it completed
+    def finish(self) -> list[tuple[Path, Path]]:
+        return []  # every unit was committed as it completed; merging makes the run's files
 
     def discard(self) -> None:
         if self.sink is not None:

@@ -28,20 +28,38 @@ class GenosegCommand(click.Command):
             signal.signal(signal.SIGINT, handle_signal)
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader of stdout went away (`genoseg annotate -o - | head`): stop quietly, as cat does.
+            _silence_stdout()
+            ctx.exit(141)
         except USAGE_ERRORS + DATA_ERRORS + (OSError,) as exc:
             if ctx.find_root().params.get("debug"):
                 raise
             click.echo(f"genoseg: error: {_one_line(exc)}", err=True)
             ctx.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_DATA)
-        except KeyboardInterrupt:
-            click.echo("genoseg: interrupted; no output was completed", err=True)
-            ctx.exit(130)
-        except Terminated:
-            click.echo("genoseg: terminated; no output was completed", err=True)
-            ctx.exit(143)
+        except (KeyboardInterrupt, Terminated) as exc:
+            what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+            completed = getattr(exc, "completed", None)
+            if completed:
+                click.echo(f"genoseg: {what} after the outputs in {completed} were completed", err=True)
+            else:
+                click.echo(f"genoseg: {what}; no output was completed", err=True)
+            ctx.exit(130 if isinstance(exc, KeyboardInterrupt) else 143)
         finally:
             signal.signal(signal.SIGTERM, previous_term)
             signal.signal(signal.SIGINT, previous_int)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _one_line(exc: BaseException) -> str:
@@ -89,7 +107,7 @@ def main(debug: bool) -> None:
 @click.option("--strands", type=click.Choice(["forward", "both"]), default="forward", show_default=True,
               help="both: also run each window's reverse complement and average (twice the compute).")
 @click.option("--gene-models/--no-gene-models", default=True, show_default=True,
-              help="Decode gene models (gene → mRNA/lnc_RNA → exon/CDS/UTR) into FASTA_STEM.genes.gff3.")
+              help="Decode gene models (gene → mRNA/lnc_RNA → exon/CDS/UTR) into STEM.genoseg.genes.gff3.")
 @click.option("--proteins", type=click.Path(dir_okay=False), default=None,
               help="Also write the gene models' translated proteins to this FASTA file (for BUSCO).")
 @click.option("--gene-parameters", type=click.Path(dir_okay=False), default=None,
@@ -106,14 +124,19 @@ def main(debug: bool) -> None:
               help="With --resume: a unit of work is whole N-free segments of at least this many bases; a kill loses only the unit in progress.")
 @click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
+@click.option("--force", is_flag=True,
+              help="Replace files at the output names that no earlier genoseg run in -o wrote (never an input).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
              min_length, min_segment_length, stdout_format, strands, gene_models, proteins, gene_parameters,
-             min_intron, min_exon, shard, min_contig_length, resume, resume_unit, no_bigwig, no_track_line, quiet) -> None:
+             min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, no_bigwig, no_track_line,
+             quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
-    Writes FASTA_STEM.gff3 and FASTA_STEM.bed (per-class intervals), FASTA_STEM.genes.gff3 (gene
-    models), one FASTA_STEM.CLASS.bw per class and run.json.
+    Writes STEM.genoseg.intervals.gff3 and STEM.genoseg.intervals.bed (per-class intervals),
+    STEM.genoseg.genes.gff3 (gene models), one STEM.genoseg.CLASS.bw per class and run.json
+    (STEM: the FASTA's name without .fa/.gz). Files that no earlier genoseg run in the output
+    directory wrote are never replaced without --force.
 
     \b
     Examples:
@@ -132,7 +155,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         device=device, threads=threads, min_length=min_length, min_segment_length=min_segment_length,
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
-        min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit,
+        min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
     )
     if shard is not None:
         from genoseg.annotate import parse_shard
@@ -166,7 +189,8 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the merged run.")
 @click.option("--proteins", type=click.Path(dir_okay=False), default=None,
               help="Also merge the shards' protein FASTA files (each shard annotated with --proteins) into this file.")
-def merge(shards, output, proteins) -> None:
+@click.option("--force", is_flag=True, help="Replace files at the output names that no earlier genoseg run wrote.")
+def merge(shards, output, proteins, force) -> None:
     """Combine the output directories of `annotate --shard I/N` runs into the files a single run writes.
 
     Every shard 1..N of one run must be given (in any order); gene and interval IDs are numbered
@@ -178,7 +202,7 @@ def merge(shards, output, proteins) -> None:
     """
     from genoseg.merge import merge_shards
 
-    summary = merge_shards(list(shards), output, proteins)
+    summary = merge_shards(list(shards), output, proteins, force)
     click.echo(f"merged {len(summary['merged_from'])} shards, {summary['bases_annotated']:,} bases, into {output}", err=True)
 
 

@@ -28,6 +28,11 @@ for _b in "ACGT":
     NORMALISE[ord(_b)] = ord(_b)
     NORMALISE[ord(_b.lower())] = ord(_b)
 IS_ACGT = NORMALISE != ord("N")
+# What a sequence line may hold: IUPAC letters (any case), gaps and stops. Digits and
+# whitespace mean a file that is not FASTA (GenBank's numbered lines, spaced blocks).
+IS_SEQUENCE_LETTER = np.zeros(256, dtype=bool)
+for _b in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-*.":
+    IS_SEQUENCE_LETTER[_b] = True
 
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
@@ -97,6 +102,11 @@ class FastaReader:
             self._remove_scratch()
             raise
         self.records = [Record(n, l) for n, l in zip(self._fasta.references, self._fasta.lengths)]
+        for number, record in enumerate(self.records, start=1):
+            problem = name_problem(record.name)
+            if problem:
+                self.close()
+                raise FastaError(f"{self.path}: record {number} ({record.name!r}): {problem}")
         self._lengths = {r.name: r.length for r in self.records}
 
     def _scratch(self) -> Path:
@@ -115,10 +125,10 @@ class FastaReader:
                 raise FastaError(f"{self.path}: unreadable gzip data ({exc})") from None
         fai = Path(str(source) + ".fai")
         gzi = Path(str(source) + ".gzi")
-        index_ok = fai.is_file() and fai.stat().st_mtime >= source.stat().st_mtime
-        if self.compression == "bgzip":
-            index_ok = index_ok and gzi.is_file() and gzi.stat().st_mtime >= source.stat().st_mtime
         compressed = self.compression == "bgzip"
+        # An index beside the input is used only when it describes this very file: a FASTA
+        # replaced under an older index (`cp -p`) would otherwise be read short or garbled.
+        index_ok = fai.is_file() and (not compressed or gzi.is_file()) and index_matches(source, fai, gzi if compressed else None)
         if not index_ok:
             fai = self._scratch() / "input.fai"
             gzi = self._scratch() / "input.gzi"
@@ -126,6 +136,13 @@ class FastaReader:
             self._build_index(source, fai, gzi)
             if self._normalised is not None:
                 source, compressed = self._normalised, False
+            # htslib names a record from the first word after '>', skipping spaces: a header
+            # "> desc" would become a record called "desc". The fresh index must describe the
+            # file exactly as the user wrote it.
+            broken = index_mismatch(source, fai, gzi if compressed else None)
+            if broken:
+                raise FastaError(f"{self.path}: record {broken!r}: its header does not start with '>{broken}' "
+                                 "(a space after '>' leaves the record without a name)")
         try:
             return pysam.FastaFile(str(source), filepath_index=str(fai), filepath_index_compressed=str(gzi) if compressed else None)
         except (OSError, ValueError) as exc:
@@ -201,10 +218,39 @@ class FastaReader:
     def fetch(self, name: str, start: int, end: int) -> np.ndarray:
         """Bases [start, end) as upper-case ASCII uint8, non-ACGT as N."""
         with self._lock:
-            text = self._fasta.fetch(name, start, end)
+            try:
+                text = self._fasta.fetch(name, start, end)
+            except (OSError, ValueError) as exc:
+                raise FastaError(f"{self.path}: record {name}: cannot read bases {start + 1}-{end} ({exc})") from None
         if len(text) != end - start:
             raise FastaError(f"{self.path}: record {name}: could not read bases {start + 1}-{end}")
         return NORMALISE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
+
+    def _checked(self, name: str, start: int, end: int) -> np.ndarray:
+        """`fetch`, refusing bytes no sequence line may hold (every base passes here once)."""
+        fetched: list[np.ndarray] = []
+        failed, detail = _run_quietly(self._fetch_raw, name, start, end, fetched)
+        if failed:
+            raise FastaError(f"{self.path}: record {name}: cannot read bases {start + 1}-{end} ({detail or 'malformed'})")
+        raw = fetched[0]
+        bad = np.flatnonzero(~IS_SEQUENCE_LETTER[raw])
+        if len(bad):
+            char = chr(raw[bad[0]])
+            hint = (" (numbered GenBank-style lines are not FASTA)" if char.isdigit()
+                    else " (whitespace inside a sequence line)" if char.isspace() else "")
+            raise FastaError(f"{self.path}: record {name}, base {start + int(bad[0]) + 1}: {char!r} is not a sequence "
+                             f"letter{hint}")
+        return NORMALISE[raw]
+
+    def _fetch_raw(self, name: str, start: int, end: int, into: list[np.ndarray]) -> None:
+        with self._lock:
+            try:
+                text = self._fasta.fetch(name, start, end)
+            except (OSError, ValueError) as exc:
+                raise OSError(str(exc)) from None
+        if len(text) != end - start:
+            raise OSError(f"could not read bases {start + 1}-{end}")
+        into.append(np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8))
 
     def segments(self, name: str, start: int = 0, end: int | None = None) -> list[Segment]:
         """N-free runs of record `name` within [start, end), scanning in bounded chunks."""
@@ -213,7 +259,7 @@ class FastaReader:
         open_start: int | None = None
         for chunk_start in range(start, end, CHUNK):
             chunk_end = min(chunk_start + CHUNK, end)
-            valid = IS_ACGT[self.fetch(name, chunk_start, chunk_end)]
+            valid = IS_ACGT[self._checked(name, chunk_start, chunk_end)]
             # Positions where validity flips; prepend the state carried over from the last chunk.
             edges = np.flatnonzero(np.diff(np.concatenate(([open_start is not None], valid)).astype(np.int8)))
             for edge in edges:
@@ -236,11 +282,12 @@ def _run_quietly(function, *args) -> tuple[bool, str]:
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
+        message = ""
         try:
             function(*args)
             failed = False
-        except (pysam.SamtoolsError, OSError):
-            failed = True
+        except (pysam.SamtoolsError, OSError) as exc:
+            failed, message = True, str(exc) if isinstance(exc, OSError) else ""
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -248,7 +295,7 @@ def _run_quietly(function, *args) -> tuple[bool, str]:
         text = capture.read().decode("utf-8", "replace")
     lines = [l.split("] ", 1)[-1].strip() for l in text.splitlines() if l.startswith(("[E::", "[W::"))]
     useful = [l for l in lines if "Could not build" not in l]
-    return failed, (useful or lines or [""])[0][:200]
+    return failed, (useful or lines or [message])[0][:200]
 
 
 def _rewrite_fasta(source: Path, target: Path, width: int = 80) -> int:
@@ -271,3 +318,197 @@ def _rewrite_fasta(source: Path, target: Path, width: int = 80) -> int:
                 out.write(seq[i : i + width] + "\n")
             count += 1
     return count
+
+
+def name_problem(name: str) -> str | None:
+    """Why a record name cannot be written to GFF3, BED and bigWig alike, or None.
+
+    GFF3 can escape any character, but BED and bigWig cannot: their columns are split on
+    whitespace, so an empty name or one with whitespace or control characters is refused.
+    """
+    if not name:
+        return "a header with no name ('>' must be followed by the record's name)"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in name):
+        return "the name holds whitespace or control characters, which BED and bigWig cannot carry"
+    return None
+
+
+def content_fingerprint(path: str | os.PathLike[str], samples: int = 64, sample_bytes: int = 1 << 16) -> str:
+    """A digest of a file's size and of `samples` evenly spaced stretches of its bytes.
+
+    Cheap for any genome (4 MiB read), and two versions of a FASTA differ in it unless their
+    edits fall entirely between the sampled stretches and keep the size.
+    """
+    import hashlib
+
+    size = os.path.getsize(path)
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        step = max(sample_bytes, size // samples)
+        for offset in range(0, size, step):
+            handle.seek(offset)
+            digest.update(handle.read(sample_bytes))
+    return digest.hexdigest()
+
+
+class _IndexMismatch(Exception):
+    """The index does not describe the file; args[0], when given, names the record."""
+
+
+class _PlainBytes:
+    def __init__(self, path: Path) -> None:
+        self.handle = open(path, "rb")
+
+    def read(self, offset: int, size: int) -> bytes:
+        self.handle.seek(offset)
+        return self.handle.read(size)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class _BgzfBytes:
+    """Bytes of a bgzip file by uncompressed offset, through the block starts of its .gzi."""
+
+    def __init__(self, path: Path, blocks: list[tuple[int, int]]) -> None:
+        self.handle = open(path, "rb")
+        self.blocks = blocks  # (compressed, uncompressed) start of every block
+        self.starts = [u for _, u in blocks]
+        self.cached: tuple[int, bytes] | None = None
+
+    def _block(self, index: int) -> bytes:
+        if self.cached is None or self.cached[0] != index:
+            import zlib
+
+            compressed, _ = self.blocks[index]
+            self.handle.seek(compressed)
+            header = self.handle.read(18)
+            size = int.from_bytes(header[16:18], "little") + 1
+            try:
+                data = zlib.decompress(self.handle.read(size - 26), -15)
+            except zlib.error:
+                raise _IndexMismatch from None
+            self.cached = (index, data)
+        return self.cached[1]
+
+    def read(self, offset: int, size: int) -> bytes:
+        import bisect
+
+        out = b""
+        index = bisect.bisect_right(self.starts, offset) - 1
+        while len(out) < size and 0 <= index < len(self.blocks):
+            data = self._block(index)
+            skip = max(0, offset + len(out) - self.starts[index])
+            out += data[skip : skip + size - len(out)]
+            index += 1
+        return out
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _bgzf_blocks(path: Path) -> list[tuple[int, int]]:
+    """(compressed, uncompressed) start of every BGZF block, from the block headers alone."""
+    blocks = []
+    total = os.path.getsize(path)
+    compressed = uncompressed = 0
+    with open(path, "rb") as handle:
+        while compressed < total:
+            handle.seek(compressed)
+            header = handle.read(18)
+            if len(header) < 18 or header[:4] != b"\x1f\x8b\x08\x04" or header[12:14] != b"BC":
+                raise _IndexMismatch
+            size = int.from_bytes(header[16:18], "little") + 1
+            handle.seek(compressed + size - 4)
+            isize = int.from_bytes(handle.read(4), "little")
+            blocks.append((compressed, uncompressed))
+            compressed += size
+            uncompressed += isize
+    return blocks
+
+
+def _read_gzi(path: Path) -> set[tuple[int, int]]:
+    data = path.read_bytes()
+    if len(data) < 8:
+        raise _IndexMismatch
+    count = int.from_bytes(data[:8], "little")
+    if len(data) != 8 + 16 * count:
+        raise _IndexMismatch
+    values = np.frombuffer(data, dtype="<u8", offset=8).reshape(-1, 2)
+    return {(int(c), int(u)) for c, u in values}
+
+
+def _read_fai(path: Path) -> list[tuple[str, int, int, int, int]]:
+    entries = []
+    with open(path, "rb") as handle:
+        for line in handle:
+            fields = line.rstrip(b"\r\n").split(b"\t")
+            if len(fields) < 5:
+                raise _IndexMismatch
+            name = fields[0].decode("utf-8", "replace")
+            length, offset, line_bases, line_width = (int(f) for f in fields[1:5])
+            if length < 0 or offset < 1 or line_bases < 1 or not line_bases < line_width <= line_bases + 2:
+                raise _IndexMismatch
+            entries.append((name, length, offset, line_bases, line_width))
+    return entries
+
+
+def _check_records(source, entries) -> None:
+    """Each record's header sits right before its offset and its sequence ends where the index
+    says, with nothing but line ends before the next header (or the end of the file)."""
+    position = 0
+    for name, length, offset, line_bases, line_width in entries:
+        head = source.read(position, offset - position)
+        lines = head.split(b"\n")
+        header = lines[-2] if len(lines) >= 2 else b""
+        expected = b">" + name.encode()
+        # Before the header only line ends, or the headers of empty records (faidx skips those).
+        if (not head.endswith(b"\n") or not header.startswith(expected)
+                or header[len(expected):len(expected) + 1] not in (b"", b" ", b"\t", b"\r")
+                or any(line.strip(b"\r") and not line.startswith(b">") for line in lines[:-2])):
+            raise _IndexMismatch(name)
+        if length == 0:
+            position = offset
+            continue
+        if length > line_bases and source.read(offset + line_bases, 1) not in (b"\r", b"\n"):
+            raise _IndexMismatch
+        last = offset + (length - 1) // line_bases * line_width + (length - 1) % line_bases
+        tail = source.read(last, 3)
+        if not tail or tail[:1] in (b"\r", b"\n", b">", b" ") or tail[1:2] not in (b"", b"\r", b"\n"):
+            raise _IndexMismatch
+        position = last + 1 + (2 if tail[1:3] == b"\r\n" else 1 if tail[1:2] else 0)
+    rest = source.read(position, 1 << 16)
+    if rest.strip(b"\r\n") or len(rest) == 1 << 16:
+        raise _IndexMismatch
+
+
+def index_matches(source: Path, fai: Path, gzi: Path | None) -> bool:
+    """Whether `fai` (and, for bgzip, `gzi`) describe `source` as it is now.
+
+    Reads the block headers of a bgzip file and a few bytes around each record's start and end,
+    never the sequence itself: a file replaced, grown, cut or reordered under an old index fails.
+    """
+    return index_mismatch(source, fai, gzi) is None
+
+
+def index_mismatch(source: Path, fai: Path, gzi: Path | None) -> str | None:
+    """None when the index describes `source`; else the first record it gets wrong ("" if none)."""
+    reader = None
+    try:
+        entries = _read_fai(fai)
+        if gzi is not None:
+            blocks = _bgzf_blocks(source)
+            if not _read_gzi(gzi) <= set(blocks):
+                return ""
+            reader = _BgzfBytes(source, blocks)
+        else:
+            reader = _PlainBytes(source)
+        _check_records(reader, entries)
+        return None
+    except _IndexMismatch as exc:
+        return exc.args[0] if exc.args else ""
+    except (OSError, ValueError, UnicodeError):
+        return ""
+    finally:
+        if reader is not None:
+            reader.close()

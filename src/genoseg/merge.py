@@ -18,7 +18,8 @@ from typing import Iterator
 import numpy as np
 
 from genoseg.errors import GenosegError, UsageError
-from genoseg.writers import AtomicFile, TextOutput, safe_name
+from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
+from genoseg.writers import AtomicFile, TextOutput
 
 # Fields that add up across parts; everything else describes the run and must agree.
 ADDITIVE = (
@@ -29,53 +30,76 @@ TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds", "writer_seco
 # Options that may differ between the parts of one run without changing a single output byte.
 # (Not batch_size: it decides which windows are batched together, and with that the last bits of
 # every value, and also where shards are cut.)
-FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "resume", "resume_unit")
+FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "resume", "resume_unit", "force")
 BIGWIG_CHUNK = 1 << 22
 
 _INTERVAL_ID = re.compile(r"ID=(.*)_(\d+)$")
 _GENE_ID = re.compile(r"\bgene(\d+)")
 
 
+# What merge reads from each part's run.json, with the type each must have.
+REQUIRED = {"input": str, "bases_annotated": int, "windows": int, "intervals": dict}
+# ... and from a shard's, to check it belongs to the same run as the others.
+REQUIRED_OF_SHARDS = {"options": dict, "model_features": list}
+
+
 @dataclass
 class Part:
     directory: Path
     summary: dict
-    stem: str
+    files: RunFiles
     proteins: Path | None  # the part's protein FASTA, when it wrote one
 
-    def path(self, suffix: str) -> Path:
-        return self.directory / f"{self.stem}{suffix}"
+
+def _check_fields(path: Path, summary: dict, required: dict[str, type]) -> None:
+    for key, kind in required.items():
+        if not isinstance(summary.get(key), kind) or isinstance(summary.get(key), bool):
+            raise GenosegError(f"{path}: not a genoseg run summary (field {key!r} missing or not a {kind.__name__})")
 
 
 def read_part(directory: str | Path) -> Part:
-    from genoseg.annotate import output_stem
+    """A finished annotate output directory (a shard, or a resume unit) and its run.json.
 
+    Raises:
+        GenosegError: no run.json, or one without the fields merging needs.
+    """
     directory = Path(directory)
     run = directory / "run.json"
     if not run.is_file():
         raise GenosegError(f"{directory}: no run.json; not a finished `genoseg annotate` output directory")
     try:
         summary = json.loads(run.read_text())
-        stem = output_stem(summary["input"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise GenosegError(f"{run}: not a genoseg run summary ({exc})") from None
+    if not isinstance(summary, dict):
+        raise GenosegError(f"{run}: not a genoseg run summary (not a JSON object)")
+    _check_fields(run, summary, REQUIRED)
     proteins = summary.get("proteins_file")
+    if proteins is not None and not isinstance(proteins, str):
+        raise GenosegError(f"{run}: field 'proteins_file' is not a path")
     # Relative to the part (resume units); shards record an absolute path.
-    return Part(directory, summary, stem, directory / proteins if proteins else None)
+    return Part(directory, summary, RunFiles(directory, output_stem(summary["input"])),
+                directory / proteins if proteins else None)
 
 
 def _run_identity(summary: dict) -> dict:
     options = {k: v for k, v in summary.get("options", {}).items() if k not in FREE_OPTIONS}
-    same = {k: summary.get(k) for k in ("genoseg_version", "model", "model_features", "input", "window", "overlap",
-                                         "thresholds", "gene_parameters")}
+    same = {k: summary.get(k) for k in ("genoseg_version", "model", "model_features", "input", "input_fingerprint",
+                                         "window", "overlap", "thresholds", "gene_parameters")}
     return {**same, "options": options}
 
 
 def order_shards(parts: list[Part]) -> list[Part]:
     """Shards 1..N of one run, in order; anything else is refused with the reason."""
     first = parts[0]
-    if not first.summary.get("shard"):
-        raise UsageError(f"{first.directory}: not a shard (annotated without --shard)")
+    for part in parts:
+        shard = part.summary.get("shard")
+        if not shard:
+            raise UsageError(f"{part.directory}: not a shard (annotated without --shard)")
+        _check_fields(part.directory / "run.json", part.summary, REQUIRED_OF_SHARDS)
+        if not (isinstance(shard, list) and len(shard) == 2 and all(type(v) is int for v in shard)
+                and 1 <= shard[0] <= shard[1]):
+            raise GenosegError(f"{part.directory / 'run.json'}: field 'shard' is not [I, N]")
     count = first.summary["shard"][1]
     by_index: dict[int, Part] = {}
     identity = _run_identity(first.summary)
@@ -92,6 +116,9 @@ def order_shards(parts: list[Part]) -> list[Part]:
             key = next(k for k in identity if identity[k] != other[k])
             if key == "options":
                 key = next(k for k in {**identity[key], **other[key]} if identity[key].get(k) != other[key].get(k))
+            if key == "input_fingerprint":
+                raise UsageError(f"{part.directory}: annotated from different contents of {other['input']} than "
+                                 f"{first.directory} (the file changed between the shards' runs); rerun the shards")
             raise UsageError(f"{part.directory}: annotated with a different {key} than {first.directory}; "
                              "shards of one run must share the input, the model and every option but --shard")
         by_index[shard[0]] = part
@@ -206,72 +233,49 @@ def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[st
     return writer
 
 
-def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: dict) -> None:
-    """Write the files of one run from `parts` (in genome order) into `output` (all but run.json)."""
-    first = parts[0]
-    stem = first.stem
-    output.mkdir(parents=True, exist_ok=True)
+def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None, summary: dict) -> list[tuple[Path, Path]]:
+    """Write the files of one run from `parts` (in genome order) under temporary names.
+
+    Returns:
+        The (temporary, final) renames that publish them; `outputs.commit_set` makes them land
+        together with run.json. On any error the temporary files are removed.
+    """
+    first = parts[0].files
     texts: list[TextOutput] = []
     bigwigs: list[tuple[AtomicFile, object]] = []
     try:
-        gff3 = first.path(".gff3")
-        header = _read_header(gff3)
+        header = _read_header(first.intervals_gff3)
         records = _sequence_regions(header)
-        out = TextOutput(output / gff3.name)
+        out = TextOutput(output.intervals_gff3)
         texts.append(out)
         out.write("".join(header))
         offsets: dict[str, int] = {}
         for part in parts:
             seen: dict[str, int] = {}
-            for line in _body(part.path(".gff3")):
+            for line in _body(part.files.intervals_gff3):
                 out.write(_renumber_intervals(line, offsets, seen))
             for key, count in seen.items():
                 offsets[key] = offsets.get(key, 0) + count
-        bed = first.path(".bed")
-        if bed.is_file():
-            out = TextOutput(output / bed.name)
+        if first.intervals_bed.is_file():
+            out = TextOutput(output.intervals_bed)
             texts.append(out)
             for i, part in enumerate(parts):
-                with open(part.path(".bed")) as handle:
+                with open(part.files.intervals_bed) as handle:
                     for line in handle:
                         if i == 0 or not line.startswith("track "):
                             out.write(line)
-        genes = first.path(".genes.gff3")
-        if genes.is_file():
-            out = TextOutput(output / genes.name)
-            texts.append(out)
-            out.write("".join(_read_header(genes)))
-            offset = 0
-            protein_out = None
-            if proteins:
-                protein_out = TextOutput(Path(proteins))
-                texts.append(protein_out)
-            for part in parts:
-                seen = [0]
-                for line in _body(part.path(".genes.gff3")):
-                    out.write(_renumber_gene_line(line, offset, seen))
-                if protein_out is not None:
-                    if part.proteins is None or not part.proteins.is_file():
-                        raise UsageError(f"{part.directory}: wrote no proteins (annotate it with --proteins)")
-                    with open(part.proteins) as handle:
-                        for line in handle:
-                            protein_out.write(_renumber_protein_line(line, offset, seen))
-                offset += seen[0]
+        if first.genes_gff3.is_file():
+            texts += _merge_genes(parts, output, proteins)
         elif proteins:
-            raise UsageError(f"{first.directory}: has no gene models, so there are no proteins to merge")
+            raise UsageError(f"{parts[0].directory}: has no gene models, so there are no proteins to merge")
         if summary["options"].get("bigwig", True):
             for feature in summary["model_features"]:
-                suffix = f".{safe_name(feature)}.bw"
-                target = AtomicFile(output / f"{stem}{suffix}")
-                bigwigs.append((target, _copy_bigwig([p.path(suffix) for p in parts], target, records)))
+                target = AtomicFile(output.bigwig(feature))
+                bigwigs.append((target, _copy_bigwig([p.files.bigwig(feature) for p in parts], target, records)))
         for text in texts:
             text.finish()
         for _, writer in bigwigs:
             writer.close()
-        for text in texts:
-            text.publish()
-        for target, _ in bigwigs:
-            target.commit()
     except BaseException:
         for text in texts:
             text.discard()
@@ -279,6 +283,36 @@ def merge_parts(parts: list[Part], output: Path, proteins: str | None, summary: 
             writer.abort()
             target.discard()
         raise
+    return [move for text in texts for move in text.moves()] + [target.move for target, _ in bigwigs]
+
+
+def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None) -> list[TextOutput]:
+    """Gene models (and proteins) of every part, renumbered across the genome."""
+    texts = [TextOutput(output.genes_gff3)]
+    out = texts[0]
+    try:
+        out.write("".join(_read_header(parts[0].files.genes_gff3)))
+        protein_out = None
+        if proteins:
+            protein_out = TextOutput(Path(proteins))
+            texts.append(protein_out)
+        offset = 0
+        for part in parts:
+            seen = [0]
+            for line in _body(part.files.genes_gff3):
+                out.write(_renumber_gene_line(line, offset, seen))
+            if protein_out is not None:
+                if part.proteins is None or not part.proteins.is_file():
+                    raise UsageError(f"{part.directory}: wrote no proteins (annotate it with --proteins)")
+                with open(part.proteins) as handle:
+                    for line in handle:
+                        protein_out.write(_renumber_protein_line(line, offset, seen))
+            offset += seen[0]
+    except BaseException:
+        for text in texts:
+            text.discard()
+        raise
+    return texts
 
 
 def sum_counts(counts: list[dict | None]) -> dict | None:
@@ -315,14 +349,7 @@ def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> dic
     return summary
 
 
-def write_summary(output: Path, summary: dict) -> None:
-    summary["outputs"] = sorted({p.name for p in output.iterdir() if not p.name.startswith(".")} | {"run.json"})
-    tmp = output / ".run.json.genoseg-partial"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(output / "run.json")
-
-
-def merge_shards(directories: list[str], output: str, proteins: str | None = None) -> dict:
+def merge_shards(directories: list[str], output: str, proteins: str | None = None, force: bool = False) -> dict:
     """`genoseg merge`: shards 1..N of one annotate run → the files a single run writes."""
     if not directories:
         raise UsageError("give the shard output directories to merge")
@@ -332,6 +359,16 @@ def merge_shards(directories: list[str], output: str, proteins: str | None = Non
             raise UsageError(f"{output}: the merge output must not be one of the shard directories")
     parts = order_shards([read_part(d) for d in directories])
     summary = merged_summary(parts, out, proteins)
-    merge_parts(parts, out, proteins, summary)
-    write_summary(out, summary)
+    files = RunFiles(out, parts[0].files.stem)
+    genes = parts[0].files.genes_gff3.is_file()
+    targets = files.planned(summary["model_features"], genes=genes, bigwig=summary["options"].get("bigwig", True))
+    inputs = [p.directory for p in parts] + [p.proteins for p in parts if p.proteins]
+    check_targets(targets + ([Path(proteins)] if proteins else []), inputs, out, force)
+    directory = OutputDirectory(out)
+    directory.make()
+    try:
+        commit_set(out, merge_parts(parts, files, proteins, summary), summary)
+    except BaseException:
+        directory.remove_if_empty()
+        raise
     return summary

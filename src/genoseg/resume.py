@@ -26,7 +26,7 @@ from genoseg.merge import Part, read_part
 STATE_DIR = ".genoseg-resume"
 DEFAULT_UNIT_BASES = 1_000_000
 # Options that may change between a killed run and its resumption without changing the outputs.
-FREE_OPTIONS = ("threads", "output")
+FREE_OPTIONS = ("threads", "output", "force")
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:

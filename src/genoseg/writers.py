@@ -18,6 +18,7 @@ from genoseg.bigwig import BigWigWriter
 from genoseg.fasta import Record
 from genoseg.gene_decoder import GeneModel
 from genoseg.intervals import Interval
+from genoseg.outputs import RunFiles, file_name_part
 from genoseg.stitching import Track
 
 
@@ -51,9 +52,17 @@ def style_of(feature: str) -> FeatureStyle:
     return FEATURE_STYLES.get(feature, DEFAULT_STYLE)
 
 
-def safe_name(feature: str) -> str:
-    """A feature name fit for a file name or GFF3 ID."""
-    return "".join(c if c.isalnum() or c in "._" else "_" for c in feature)
+safe_name = file_name_part
+
+# GFF3 column 1: these characters stand as they are; every other byte is written %XX.
+_SEQID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:^*$@!+_?-|")
+
+
+def escape_seqid(name: str) -> str:
+    """A record name as GFF3 column 1 must carry it (`#chr` → `%23chr`, `a;b` → `a%3Bb`)."""
+    if all(c in _SEQID_SAFE for c in name):
+        return name
+    return "".join(c if c in _SEQID_SAFE else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in name)
 
 
 class AtomicFile:
@@ -62,6 +71,11 @@ class AtomicFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.genoseg-partial-{os.getpid()}")
+
+    @property
+    def move(self) -> tuple[Path, Path]:
+        """(temporary, final): what committing renames."""
+        return self.tmp, self.path
 
     def commit(self) -> None:
         os.replace(self.tmp, self.path)
@@ -112,10 +126,9 @@ class TextOutput:
         else:
             self.handle.flush()
 
-    def publish(self) -> None:
-        """Rename into place; only after every output of the run has finished."""
-        if self.atomic:
-            self.atomic.commit()
+    def moves(self) -> list[tuple[Path, Path]]:
+        """The rename that puts the finished file in place (none for stdout)."""
+        return [self.atomic.move] if self.atomic else []
 
     def discard(self) -> None:
         if self.atomic:
@@ -133,7 +146,7 @@ def _write_header(out: TextOutput, records: list[Record], header: dict[str, str]
     out.write("##gff-version 3\n")
     for record in records:
         if record.length > 0:  # GFF3 has no way to state an empty sequence
-            out.write(f"##sequence-region{spacing}{record.name} 1 {record.length}\n")
+            out.write(f"##sequence-region{spacing}{escape_seqid(record.name)} 1 {record.length}\n")
     out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
 
 
@@ -151,7 +164,7 @@ class Gff3Writer:
         if style.extra:
             attrs.append(style.extra)
         self.out.write(
-            f"{interval.record}\tgenoseg\t{style.so_type}\t{interval.start + 1}\t{interval.end}\t"
+            f"{escape_seqid(interval.record)}\tgenoseg\t{style.so_type}\t{interval.start + 1}\t{interval.end}\t"
             f"{interval.mean:.3f}\t.\t.\t{';'.join(attrs)}\n"
         )
 
@@ -202,7 +215,7 @@ class GeneGff3Writer:
         order = {"exon": 0, "five_prime_UTR": 1, "CDS": 2, "three_prime_UTR": 3}
         children.sort(key=lambda row: (row[0], row[1], order[row[2]]))
         lines = [
-            f"{model.record}\tgenoseg\t{kind}\t{s + 1}\t{e}\t{score}\t{model.strand}\t{phase}\t{attrs}\n"
+            f"{escape_seqid(model.record)}\tgenoseg\t{kind}\t{s + 1}\t{e}\t{score}\t{model.strand}\t{phase}\t{attrs}\n"
             for s, e, kind, score, attrs, phase in rows + children
         ]
         self.out.write("".join(lines) + "###\n")
@@ -248,14 +261,14 @@ class BigWigSet:
 
     chunk = 1 << 16
 
-    def __init__(self, directory: Path, stem: str, features: list[str], records: list[Record]) -> None:
+    def __init__(self, files: RunFiles, features: list[str], records: list[Record]) -> None:
         self.features = list(features)
         self.files: list[AtomicFile] = []
         self.writers: list[BigWigWriter] = []
         self.paths: dict[str, Path] = {}
         header = [(r.name, r.length) for r in records if r.length > 0]
         for feature in self.features:
-            atomic = AtomicFile(directory / f"{stem}.{safe_name(feature)}.bw")
+            atomic = AtomicFile(files.bigwig(feature))
             self.files.append(atomic)
             self.writers.append(BigWigWriter(atomic.tmp, header))
             self.paths[feature] = atomic.path
@@ -286,9 +299,8 @@ class BigWigSet:
             with named_errors(atomic.path):
                 writer.close()
 
-    def publish(self) -> None:
-        for atomic in self.files:
-            atomic.commit()
+    def moves(self) -> list[tuple[Path, Path]]:
+        return [atomic.move for atomic in self.files]
 
     def discard(self) -> None:
         for writer in self.writers:

@@ -1,0 +1,234 @@
+"""The files of a run: what they are called, whose they are, and how they land as one set.
+
+This is the one module that names a run's files. Every name carries `.genoseg.` after the
+FASTA's stem (`genome.genoseg.genes.gff3`), so an output can never be the user's own
+`genome.gff3` or `genome.bed` lying beside the input, and a browser's track list tells the two
+apart.
+
+A run never writes over a file it did not make:
+
+- an output path equal to an input (the FASTA, its index, the gene parameters, the model) or to
+  another output is refused;
+- a file already at an output's name is replaced only when the `run.json` in that directory
+  lists it (a previous genoseg run wrote it), or with `--force`.
+
+Outputs are written under hidden temporary names and land together (`commit_set`): the old
+`run.json` goes first, every file is renamed, and the new `run.json`, which lists exactly this
+run's files, comes last. SIGINT and SIGTERM are held back for those few renames, so a stopped
+run leaves either the whole previous set or the whole new one. A journal written before the
+renames lets the next genoseg run on the directory finish them after a hard kill (SIGKILL,
+power loss): a directory whose `run.json` is present is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from genoseg import stopping
+from genoseg.errors import GenosegError, UsageError
+
+SUMMARY_FILE = "run.json"
+JOURNAL_FILE = ".genoseg-commit.json"
+TAG = "genoseg"
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".seq")
+COMPRESSION_SUFFIXES = (".gz", ".bgz", ".bgzf")
+
+
+def output_stem(fasta: str | os.PathLike[str]) -> str:
+    """The FASTA's file name without its compression and FASTA suffixes (`genome.fa.gz` → `genome`)."""
+    name = Path(fasta).name
+    for suffixes in (COMPRESSION_SUFFIXES, FASTA_SUFFIXES):
+        for suffix in suffixes:
+            if name.lower().endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+    return name or "genoseg"
+
+
+def file_name_part(text: str) -> str:
+    """A class name fit for a file name or a GFF3 ID: letters, digits, '.', '_'; the rest '_'."""
+    return "".join(c if c.isalnum() or c in "._" else "_" for c in text)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The names of one run's files in its output directory."""
+
+    directory: Path
+    stem: str
+
+    @classmethod
+    def of(cls, directory: str | os.PathLike[str], fasta: str | os.PathLike[str]) -> "RunFiles":
+        return cls(Path(directory), output_stem(fasta))
+
+    def _named(self, suffix: str) -> Path:
+        return self.directory / f"{self.stem}.{TAG}.{suffix}"
+
+    @property
+    def intervals_gff3(self) -> Path:
+        return self._named("intervals.gff3")
+
+    @property
+    def intervals_bed(self) -> Path:
+        return self._named("intervals.bed")
+
+    @property
+    def genes_gff3(self) -> Path:
+        return self._named("genes.gff3")
+
+    def bigwig(self, feature: str) -> Path:
+        return self._named(f"{file_name_part(feature)}.bw")
+
+    @property
+    def summary(self) -> Path:
+        return self.directory / SUMMARY_FILE
+
+    def planned(self, features: list[str], *, genes: bool, bigwig: bool) -> list[Path]:
+        """Every file a run with these settings writes in the directory, run.json included."""
+        paths = [self.intervals_gff3, self.intervals_bed]
+        if genes:
+            paths.append(self.genes_gff3)
+        if bigwig:
+            paths += [self.bigwig(f) for f in features]
+        return paths + [self.summary]
+
+
+def read_summary(path: Path) -> dict | None:
+    """A run.json written by genoseg, or None (missing, unreadable, or not genoseg's)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and "genoseg_version" in data else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_targets(targets: list[Path], inputs: list[Path], directory: Path | None, force: bool) -> None:
+    """Refuse a run that would write over an input, write two outputs to one path, or replace a
+    file that no genoseg run made (unless `force`).
+
+    Args:
+        targets: every path the run will write (files inside and outside `directory`).
+        inputs: every file the run reads; a directory (a model) stands for the files in it.
+        directory: the run's output directory, whose run.json says which files are genoseg's.
+        force: replace existing files that no genoseg run is known to have written.
+
+    Raises:
+        UsageError: naming the first path in conflict.
+    """
+    for i, target in enumerate(targets):
+        for other in targets[:i]:
+            if _same_file(target, other):
+                raise UsageError(f"{target}: two outputs of this run would have the same path; choose another name")
+        for source in inputs:
+            if _same_file(target, source) or (source.is_dir() and _same_file(target.parent, source)):
+                raise UsageError(f"{target}: this output would overwrite an input of the run; choose another name")
+    previous = read_summary(directory / SUMMARY_FILE) if directory is not None else None
+    owned: set[Path] = set()
+    if previous is not None:
+        owned = {(directory / str(name)).resolve() for name in previous.get("outputs") or [] if isinstance(name, str)}
+        if isinstance(previous.get("proteins_file"), str):
+            owned.add(Path(previous["proteins_file"]).resolve())
+    for target in targets:
+        if not (target.exists() or target.is_symlink()) or force:
+            continue
+        if target.is_dir():
+            raise UsageError(f"{target}: a directory is in the way of an output file")
+        if target.resolve() not in owned and not (target.name == SUMMARY_FILE and previous is not None):
+            raise UsageError(f"{target}: already exists and no earlier genoseg run here wrote it; "
+                             "move it away, choose another -o, or pass --force to replace it")
+
+
+class OutputDirectory:
+    """An output directory made on demand, and removed again if a refused run left it empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.created = False
+
+    def make(self) -> Path:
+        if self.path.exists() and not self.path.is_dir():
+            raise GenosegError(f"{self.path}: output directory is not writable (a file of that name exists)")
+        if not self.path.exists():
+            try:
+                self.path.mkdir(parents=True)
+            except OSError as exc:
+                raise GenosegError(f"{self.path}: output directory is not writable (cannot create it: {exc.strerror or exc})") from None
+            self.created = True
+        probe = self.path / f".genoseg-write-test-{os.getpid()}"
+        try:
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise GenosegError(f"{self.path}: output directory is not writable ({exc.strerror or exc})") from None
+        finish_interrupted_commit(self.path)
+        return self.path
+
+    def remove_if_empty(self) -> None:
+        if self.created:
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass  # something is in it: not ours to remove
+
+
+def finish_interrupted_commit(directory: Path) -> None:
+    """Complete the renames of a commit that a hard kill cut short (see the module docstring)."""
+    journal = directory / JOURNAL_FILE
+    if not journal.is_file():
+        return
+    try:
+        moves = json.loads(journal.read_text())["moves"]
+        pairs = [(Path(tmp), Path(final)) for tmp, final in moves]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise GenosegError(f"{journal}: unreadable commit journal of an interrupted run; remove it and rerun") from None
+    for tmp, final in pairs:
+        if tmp.exists():
+            os.replace(tmp, final)
+    journal.unlink()
+
+
+def commit_set(directory: Path | None, moves: list[tuple[Path, Path]], summary: dict | None) -> None:
+    """Rename every (temporary, final) pair into place as one set, run.json last.
+
+    With a `directory` and a `summary`, the summary is written as its run.json listing the
+    files of this set that lie in the directory. A SIGINT/SIGTERM that arrives meanwhile is
+    raised once the set is complete, with `completed` set on it so the message can say so.
+    """
+    moves = list(moves)
+    journal = journal_tmp = None
+    if directory is not None and summary is not None:
+        summary["outputs"] = sorted({f.name for _, f in moves if f.parent.resolve() == directory.resolve()} | {SUMMARY_FILE})
+        tmp = directory / f".{SUMMARY_FILE}.genoseg-partial-{os.getpid()}"
+        journal = directory / JOURNAL_FILE
+        journal_tmp = directory / f".{JOURNAL_FILE}.genoseg-partial-{os.getpid()}"
+        try:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+            moves.append((tmp, directory / SUMMARY_FILE))
+            journal_tmp.write_text(json.dumps({"moves": [[str(t.resolve()), str(f.resolve())] for t, f in moves]}) + "\n")
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            journal_tmp.unlink(missing_ok=True)
+            raise
+    try:
+        with stopping.deferred():
+            if journal is not None:
+                os.replace(journal_tmp, journal)
+                # Without its run.json the directory reads as incomplete until the last rename.
+                (directory / SUMMARY_FILE).unlink(missing_ok=True)
+            for tmp, final in moves:
+                os.replace(tmp, final)
+            if journal is not None:
+                journal.unlink()
+    except (KeyboardInterrupt, stopping.Terminated) as exc:
+        exc.completed = str(directory) if directory is not None else "the output"  # type: ignore[attr-defined]
+        raise

@@ -28,6 +28,7 @@ from genoseg.gene_parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParam
 from genoseg.inference import BatchProducer, Predictor, default_threads, in_window_order, resolve_device
 from genoseg.intervals import Interval, IntervalCaller
 from genoseg.model import SegmentNT, load_model
+from genoseg.model.config import MAX_WINDOW_NT
 from genoseg.merge import Part, merge_parts, sum_counts
 from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
 from genoseg.regions import Region, resolve_region
@@ -80,6 +81,20 @@ class Target:
     end: int
     segments: list[Segment]
     whole: bool
+
+
+def check_options(options: AnnotateOptions) -> None:
+    """Refuse numeric options that no run can use, before anything is loaded or written."""
+    bounds = {"batch_size": (1, 65_536), "threads": (1, 4096), "min_length": (1, None), "min_segment_length": (1, None),
+              "min_contig_length": (0, None), "resume_unit": (1, None), "window": (1, MAX_WINDOW_NT),
+              "overlap": (0, None)}
+    for name, (low, high) in bounds.items():
+        value = getattr(options, name)
+        if value is None:
+            continue
+        if value < low or (high is not None and value > high):
+            span = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
+            raise UsageError(f"--{name.replace('_', '-')} {value}: must be {span}")
 
 
 def resolve_model(name: str | None) -> str:
@@ -515,6 +530,7 @@ def annotate(
     t0 = time.time()
     log = on_log or (lambda _msg: None)
     model_name = resolve_model(options.model) if model is None else getattr(model, "name_or_path", "in-memory")
+    check_options(options)
     device = resolve_device(options.device)
     if device.type == "cpu":
         torch.set_num_threads(options.threads or default_threads())
@@ -522,7 +538,7 @@ def annotate(
         model = load_model(model_name, device=device)
     features = model.features
     config = model.config
-    window = options.window or config.genoseg_window_nt
+    window = options.window if options.window is not None else config.genoseg_window_nt
     overlap = options.overlap if options.overlap is not None else (
         config.default_overlap_nt if options.window is None else window // 4
     )

@@ -125,6 +125,7 @@ def read_annotation(path: str | Path) -> Annotation:
             if len(cols) != 9:
                 raise AnnotationError(f"{path}:{lineno}: expected 9 tab-separated columns, found {len(cols)}")
             seqid, _, ftype, start_s, end_s, _, strand, _, attr_text = cols
+            seqid = unquote(seqid)  # GFF3 escapes reserved characters in column 1 as %XX
             try:
                 start, end = int(start_s), int(end_s)
             except ValueError:
@@ -282,8 +283,9 @@ def _splice_sites(t: Transcript) -> tuple[list[tuple[int, int]], list[tuple[int,
     return donors, acceptors
 
 
-def build_labels(annotation: Annotation, seqid: str, length: int, features: list[str]) -> np.ndarray:
-    """(length, F) uint8 strand-agnostic labels over one sequence, for the given feature list.
+def build_labels(annotation: Annotation, seqid: str, length: int, features: list[str], start: int = 0) -> np.ndarray:
+    """(length, F) uint8 strand-agnostic labels over bases [start, start + length) of one
+    sequence, for the given feature list.
 
     Only protein-coding and lncRNA transcripts contribute exons and introns (as SegmentNT's
     GENCODE-derived labels); an intron base covered by another transcript's exon is exon only.
@@ -294,7 +296,9 @@ def build_labels(annotation: Annotation, seqid: str, length: int, features: list
     def paint(name: str, spans) -> None:
         if name in column:
             for s, e in spans:
-                labels[max(s, 0) : min(e, length), column[name]] = 1
+                lo, hi = max(s - start, 0), min(e - start, length)
+                if hi > lo:
+                    labels[lo:hi, column[name]] = 1
 
     transcripts = [t for t in annotation.on(seqid) if t.biotype in (CODING, LNCRNA)]
     paint("protein_coding_gene", annotation.coding_genes(seqid))

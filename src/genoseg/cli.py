@@ -161,14 +161,11 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         from genoseg.annotate import parse_shard
 
         options.shard = parse_shard(shard)
-    if batch_size < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--batch-size")
+    from genoseg.annotate import check_options
     from genoseg.inference import resolve_device
 
-    try:
-        dev = resolve_device(device)
-    except (ValueError, RuntimeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--device") from None
+    check_options(options)
+    dev = resolve_device(device)
     model_name = resolve_model(model)
     loaded = load_model(model_name, device=dev)
     loaded.name_or_path = model_name
@@ -243,7 +240,9 @@ def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
     log = (lambda *_: None) if quiet else (lambda msg: click.echo(msg, err=True))
     with progress_bar(enabled=not quiet) as progress:
         report = run_training(settings, progress=progress, log=log)
-    click.echo(f"trained {report['steps_done']} steps in {report['train_seconds']:.0f}s; best mean MCC {report['best_mean_mcc']:.3f}; model in {settings.output}", err=True)
+    best = report["best_mean_mcc"]
+    score = f"best mean MCC {best:.3f}" if best is not None else "no validation windows (kept the lowest training loss)"
+    click.echo(f"trained {report['steps_done']} steps in {report['train_seconds']:.0f}s; {score}; model in {settings.output}", err=True)
 
 
 @main.command("fit-genes", cls=GenosegCommand)

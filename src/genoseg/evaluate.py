@@ -50,7 +50,9 @@ def _read_class_intervals(path: Path) -> ClassIntervals | None:
             if "class" not in attrs:
                 return None
             saw_class = True
-            by_feature.setdefault(attrs["class"], {}).setdefault(cols[0], []).append((int(cols[3]) - 1, int(cols[4])))
+            if not (cols[3].isdigit() and cols[4].isdigit()) or not 1 <= int(cols[3]) <= int(cols[4]):
+                raise AnnotationError(f"{path}:{lineno}: bad coordinates {cols[3]!r}-{cols[4]!r}")
+            by_feature.setdefault(attrs["class"], {}).setdefault(unquote(cols[0]), []).append((int(cols[3]) - 1, int(cols[4])))
     return ClassIntervals(by_feature) if saw_class else None
 
 
@@ -74,7 +76,7 @@ def _lengths(reference: Annotation, ref_path: Path) -> dict[str, int]:
             if line.startswith("##sequence-region"):
                 parts = line.split()
                 if len(parts) == 4:
-                    lengths[parts[1]] = int(parts[3])
+                    lengths[unquote(parts[1])] = int(parts[3])
             elif not line.startswith("#"):
                 break
     for t in reference.transcripts:
@@ -132,6 +134,50 @@ def gene_accuracy(reference: Annotation, within, predicted: Annotation | None,
     return gene_level
 
 
+# Per-base scoring walks a region in chunks of this many bases; chunks that no transcript or
+# interval touches are counted as true negatives without building any array, so memory and time
+# follow the annotated bases, not the largest coordinate.
+SCORE_CHUNK = 1 << 20
+
+
+def _occupied(region: Region, reference: Annotation, predicted: Annotation | None,
+              intervals: ClassIntervals | None) -> list[tuple[int, int]]:
+    """Stretches of `region` that any reference or predicted feature touches."""
+    spans = [(t.start, t.end) for t in reference.on(region.record)]
+    spans += [(s, e) for seqid, s, e, _ in reference.gene_spans.values() if seqid == region.record]
+    if predicted is not None:
+        spans += [(t.start, t.end) for t in predicted.on(region.record)]
+    if intervals is not None:
+        spans += [span for items in intervals.by_feature.values() for span in items.get(region.record, [])]
+    return [(max(s, region.start), min(e, region.end)) for s, e in spans if s < region.end and e > region.start]
+
+
+def _score_region(region: Region, reference: Annotation, predicted: Annotation | None,
+                  intervals: ClassIntervals | None, features: list[str], confusions: dict[str, Confusion]) -> None:
+    """Add one region's per-base agreement to `confusions`, chunk by chunk (see SCORE_CHUNK)."""
+    busy = {i for s, e in _occupied(region, reference, predicted, intervals)
+            for i in range(s // SCORE_CHUNK, (e - 1) // SCORE_CHUNK + 1)}
+    idle = 0
+    for lo in range(region.start, region.end, SCORE_CHUNK):
+        hi = min(lo + SCORE_CHUNK, region.end)
+        if lo // SCORE_CHUNK not in busy and (hi - 1) // SCORE_CHUNK not in busy:
+            idle += hi - lo
+            continue
+        truth = build_labels(reference, region.record, hi - lo, features, start=lo)
+        if intervals is not None:
+            guess = np.zeros((hi - lo, len(features)), dtype=np.uint8)
+            for f, feature in enumerate(features):
+                for s, e in intervals.by_feature.get(feature, {}).get(region.record, []):
+                    if e > lo and s < hi:
+                        guess[max(s, lo) - lo : min(e, hi) - lo, f] = 1
+        else:
+            guess = build_labels(predicted, region.record, hi - lo, features, start=lo)
+        for f, feature in enumerate(features):
+            confusions[feature].add(guess[:, f], truth[:, f])
+    for confusion in confusions.values():
+        confusion.tn += idle
+
+
 def evaluate(reference_path: str, prediction: str, regions: list[str] | None = None) -> dict:
     ref_path = Path(reference_path)
     reference = read_annotation(ref_path)
@@ -156,18 +202,7 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         features = list(LABEL_FEATURES)
     confusions = {f: Confusion() for f in features}
     for region in spans:
-        length = region.end
-        truth = build_labels(reference, region.record, length, features)[region.start : region.end]
-        if intervals is not None:
-            predicted = np.zeros((length, len(features)), dtype=np.uint8)
-            for f, feature in enumerate(features):
-                for s, e in intervals.by_feature.get(feature, {}).get(region.record, []):
-                    predicted[max(s, 0) : min(e, length), f] = 1
-            predicted = predicted[region.start : region.end]
-        else:
-            predicted = build_labels(predicted_models, region.record, length, features)[region.start : region.end]
-        for f, feature in enumerate(features):
-            confusions[feature].add(predicted[:, f], truth[:, f])
+        _score_region(region, reference, predicted_models, intervals, features, confusions)
 
     ref_exons = exon_set(reference, within)
     if intervals is not None:

@@ -14,6 +14,7 @@ network alone (right for full-size SegmentNT, whose splice-site classes are shar
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,66 @@ def _base_at(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
 # What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
 FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "intron_markov", "donor_floor",
                  "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "site_classifier", "notes")
+def _finite_array(value, name: str, shape: tuple[int | None, ...]) -> None:
+    """A nested list of finite numbers of `shape` (None: any length)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"field {name} must be a list of numbers") from None
+    if array.ndim != len(shape) or any(want is not None and got != want for got, want in zip(array.shape, shape)):
+        raise ValueError(f"field {name} must have shape {tuple('any' if w is None else w for w in shape)}, "
+                         f"not {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"field {name} holds NaN or infinite values")
+
+
+def _check_pwm(value, name: str) -> None:
+    if not isinstance(value, dict) or set(value) - {"offset", "log_odds", "order"} or "log_odds" not in value:
+        raise ValueError(f"field {name} must be an object with offset, log_odds and order")
+    order, offset = value.get("order", 0), value.get("offset", 0)
+    if type(order) is not int or not 0 <= order <= 4 or type(offset) is not int or abs(offset) > 1000:
+        raise ValueError(f"field {name}: order must be 0-4 and offset a whole number")
+    shape = (None, 4) if order == 0 else (None, 4 ** order, 4)
+    _finite_array(value["log_odds"], f"{name}.log_odds", shape)
+    if not 1 <= len(value["log_odds"]) <= 1000:
+        raise ValueError(f"field {name}.log_odds must have 1 to 1000 columns")
+
+
+def check_fields(data: object) -> None:
+    """Check a gene-parameter JSON object field by field (see GeneParameters.load)."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    known = set(GeneParameters.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}")
+    for name, value in data.items():
+        if name in ("donor", "acceptor", "start"):
+            if value is not None:
+                _check_pwm(value, name)
+        elif name in _ARRAY_FIELDS:
+            if value is not None:
+                _finite_array(value, name, _ARRAY_FIELDS[name])
+        elif name in _WHOLE_FIELDS:
+            low = _WHOLE_FIELDS[name]
+            if type(value) is not int or value < low:
+                raise ValueError(f"field {name} must be a whole number of at least {low}, not {value!r}")
+        elif name == "site_classifier":
+            if value is not None and not (isinstance(value, dict) and isinstance(value.get("file"), str)
+                                          and isinstance(value.get("sha256"), str)):
+                raise ValueError("field site_classifier must be null or {file, sha256}")
+            if value is not None and Path(value["file"]).name != value["file"]:
+                raise ValueError(f"field site_classifier: {value['file']!r} must be a file name beside the JSON, not a path")
+        elif name == "notes":
+            if not isinstance(value, dict):
+                raise ValueError("field notes must be an object")
+        elif not (name == "utr_intron_penalty" and value is None):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"field {name} must be a finite number, not {value!r}")
+            if name.startswith(("weight_", "intron_penalty", "intron_base", "gene_penalty", "utr_intron")) and value < 0:
+                raise ValueError(f"field {name} must not be negative, not {value!r}")
+
+
 # The intron length prior runs from 0 to this length, past the mode (86 nt in TAIR10), and the
 # per-base cost takes over beyond it: on the tuning slice a prior joined at 150-250 nt scored
 # best; the exon prior stops at its mode (a prior over longer exons cost precision).
@@ -163,8 +224,19 @@ class GeneParameters:
 
     @classmethod
     def load(cls, path: str | Path) -> "GeneParameters":
+        """Read a gene-parameter file, checking every field before any is used.
+
+        Raises:
+            ValueError: naming the first field that is missing its type, shape or range (NaN
+                and infinite values included), an unknown field, or a site classifier that is
+                missing, not beside the file, or not the one the file was saved with.
+        """
         path = Path(path)
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8 text") from None
+        check_fields(data)
         for name in ("donor", "acceptor", "start"):
             if data.get(name) is not None:
                 data[name] = Pwm(**data[name])
@@ -176,8 +248,7 @@ class GeneParameters:
             if classifier.digest() != data["site_classifier"]["sha256"]:
                 raise ValueError(f"{stored} is not the site classifier this file was saved with")
             data["site_classifier"] = classifier
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**data)
 
     def coding_per_base(self, codes: np.ndarray) -> list[np.ndarray]:
         """(3, n): coding log-odds of each base read in frame class r (codons start at ≡ r mod 3).
@@ -412,3 +483,12 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
                "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},
     )
+
+
+# Shapes of the list fields of GeneParameters (None: any length) and minimums of the whole-number
+# fields, for check_fields.
+_ARRAY_FIELDS: dict[str, tuple[int | None, ...]] = {
+    "hexamer": (4096,), "coding_markov": (3, 4096), "intron_markov": (4096,),
+    "intron_length_log_odds": (None,), "exon_length_log_odds": (None,),
+}
+_WHOLE_FIELDS = {"max_utr_introns": 0, "min_intron": 1, "min_exon": 1, "min_cds": 0, "min_gene_gap": 0}

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from genoseg import stopping
+from genoseg.errors import UsageError
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.model import SegmentNT
 from genoseg.model.config import WINDOW_MULTIPLE
@@ -40,9 +41,17 @@ class Batch:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise UsageError(f"--device {name}: not a device name (auto, cpu, cuda or cuda:N)") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name}: genoseg runs on cpu or cuda, not {device.type}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {name}: requested but no CUDA device is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA devices")
     return device
 
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -193,7 +194,7 @@ def _sequence_regions(header: list[str]) -> list[tuple[str, int]]:
     for line in header:
         if line.startswith("##sequence-region"):
             name, _start, end = line.split()[1:4]
-            records.append((name, int(end)))
+            records.append((unquote(name), int(end)))  # as the bigWigs name it, unescaped
     return records
 
 

@@ -33,7 +33,10 @@ def parse_region(text: str) -> Region:
         raise RegionError(f"bad region {text!r}; expected NAME or NAME:START-END")
     if m.group("start") is None:
         return Region(m.group("record"))
-    start, end = int(m.group("start").replace(",", "")), int(m.group("end").replace(",", ""))
+    digits = m.group("start").replace(",", ""), m.group("end").replace(",", "")
+    if not all(digits):
+        raise RegionError(f"bad region {text!r}: START and END must be numbers")
+    start, end = int(digits[0]), int(digits[1])
     if start < 1 or end < start:
         raise RegionError(f"bad region {text!r}: need 1 <= START <= END")
     return Region(m.group("record"), start - 1, end)

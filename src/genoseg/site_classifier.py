@@ -18,6 +18,7 @@ loading executes no code.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,17 +145,31 @@ class SiteClassifier:
     def load(cls, path: str | Path) -> "SiteClassifier":
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(str(path))
-        flank, channels, hidden = (int(metadata[k]) for k in ("flank", "channels", "hidden"))
-        nets = {}
-        for kind in KINDS:
-            net = SiteNet(flank, channels, hidden)
-            state = {name.split(".", 1)[1]: value for name, value in tensors.items() if name.startswith(kind + ".")}
-            net.load_state_dict(state)  # strict: a missing or extra tensor is an error
-            nets[kind] = net.eval()
-        return cls(nets, {kind: float(metadata[f"prior.{kind}"]) for kind in KINDS}, flank, channels, hidden)
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+            flank, channels, hidden = (int(metadata[k]) for k in ("flank", "channels", "hidden"))
+            priors = {kind: float(metadata[f"prior.{kind}"]) for kind in KINDS}
+        except Exception as exc:  # safetensors' own error type, a missing or non-numeric entry
+            raise ValueError(f"{path}: not a genoseg site classifier ({type(exc).__name__}: {exc})") from None
+        # Sizes are checked before the networks are built, so a crafted file cannot allocate much.
+        if not (1 <= flank <= 10_000 and 1 <= channels <= 1024 and 1 <= hidden <= 1024):
+            raise ValueError(f"{path}: site classifier sizes out of range (flank {flank}, channels {channels}, hidden {hidden})")
+        if not all(math.isfinite(p) for p in priors.values()):
+            raise ValueError(f"{path}: site classifier priors must be finite")
+        try:
+            tensors = load_file(str(path))
+            nets = {}
+            for kind in KINDS:
+                net = SiteNet(flank, channels, hidden)
+                state = {name.split(".", 1)[1]: value for name, value in tensors.items() if name.startswith(kind + ".")}
+                net.load_state_dict(state)  # strict: a missing or extra tensor is an error
+                nets[kind] = net.eval()
+        except Exception as exc:
+            raise ValueError(f"{path}: site classifier weights do not fit its sizes ({str(exc).splitlines()[0][:200]})") from None
+        if not all(bool(torch.isfinite(v).all()) for v in tensors.values() if v.is_floating_point()):
+            raise ValueError(f"{path}: site classifier weights hold NaN or infinite values")
+        return cls(nets, priors, flank, channels, hidden)
 
     def digest(self) -> str:
         """sha256 of the weights, for run fingerprints."""

@@ -16,6 +16,8 @@ from genoseg.model.config import NUCLEOTIDES_PER_TOKEN, WINDOW_MULTIPLE
 CLS_ID = 3
 PAD_ID = 1
 KMER_OFFSET = 6
+# Rows of the embedding every SegmentNT checkpoint has (config vocab_size).
+VOCABULARY_SIZE = 4107
 SPECIAL_TOKENS = ("<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>")
 SINGLE_LETTERS = ("A", "T", "C", "G", "N")
 DIGIT_ALPHABET = "ATCG"
@@ -57,8 +59,20 @@ class Tokenizer:
     @classmethod
     def from_vocab_file(cls, path: str | Path) -> "Tokenizer":
         """A checkpoint's vocab.txt (one token per line, line number = id) is the authority."""
-        tokens = Path(path).read_text().split("\n")
-        ids = {token.strip(): i for i, token in enumerate(tokens) if token.strip()}
+        try:
+            tokens = Path(path).read_bytes().decode("utf-8").split("\n")
+        except UnicodeDecodeError as exc:
+            raise TokenizationError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        ids: dict[str, int] = {}
+        for i, token in enumerate(tokens):
+            token = token.strip()
+            if not token:
+                continue
+            if token in ids:
+                raise TokenizationError(f"{path}: line {i + 1}: token {token!r} is also on line {ids[token] + 1}")
+            ids[token] = i
+        if len(tokens) > VOCABULARY_SIZE + 1 and any(t.strip() for t in tokens[VOCABULARY_SIZE:]):
+            raise TokenizationError(f"{path}: more than {VOCABULARY_SIZE} tokens; the model's embedding has {VOCABULARY_SIZE}")
         if "<cls>" not in ids:
             raise TokenizationError(f"{path}: vocabulary has no <cls> token")
         table = np.empty(4096, dtype=np.int64)

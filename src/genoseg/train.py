@@ -103,6 +103,13 @@ class GenomeData:
         self.train_ok: dict[str, np.ndarray] = {}  # window starts allowed for training
         annotated = {t.seqid for t in annotation.transcripts}
         with FastaReader(fasta) as reader:
+            lengths = {r.name: r.length for r in reader.records}
+            for region in val_regions:
+                if region.record not in lengths:
+                    raise TrainingError(f"{fasta}: --val-region {region}: no record named {region.record!r}")
+                if region.end is not None and region.end > lengths[region.record]:
+                    raise TrainingError(f"{fasta}: --val-region {region}: ends beyond record {region.record} "
+                                        f"(length {lengths[region.record]})")
             for record in reader.records:
                 if record.name not in annotated or record.length < window:
                     continue
@@ -282,6 +289,7 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
             checkpoint()
     if not (out / "config.json").is_file():
         _save(model, out, settings.save_dtype)
+    validated = bool(len(val_w))
     report = {
         "genoseg_version": __version__,
         "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
@@ -292,7 +300,8 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
         "train_seconds": round(elapsed_before + time.time() - start_time, 1),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
         "torch_threads": torch.get_num_threads(),
-        "best_mean_mcc": best,
+        # Without validation windows the kept weights are those of the lowest training loss.
+        "best_mean_mcc": best if validated else None,
         "history": history,
     }
     (out / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")

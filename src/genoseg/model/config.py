@@ -7,6 +7,7 @@ only genoseg writes are prefixed `genoseg_`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from transformers import PretrainedConfig
@@ -27,6 +28,10 @@ SEGMENT_NT_FEATURES: tuple[str, ...] = (
     "promoter_Tissue_specific",
     "promoter_Tissue_invariant",
 )
+
+# The longest window a config may set: attention memory grows with its square (the published
+# models use 30-50 kb windows).
+MAX_WINDOW_NT = 1_000_000
 
 # Rotary scaling is expressed relative to this many tokens (the NT-v2 pre-training context).
 ROTARY_REFERENCE_TOKENS = 2048
@@ -135,5 +140,22 @@ class SegmentNTConfig(PretrainedConfig):
             raise ConfigError("config field features has duplicate names")
         if self.rescaling_factor is not None and not (0 < float(self.rescaling_factor) < 1_000):
             raise ConfigError(f"rescaling_factor must be positive, got {self.rescaling_factor!r}")
+        for name in ("layer_norm_eps", "genoseg_layer_norm_eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ConfigError(f"config field {name} must be a number between 0 and 1, got {value!r}")
+        if self.rescaling_factor is not None and (isinstance(self.rescaling_factor, bool)
+                                                  or not isinstance(self.rescaling_factor, (int, float))
+                                                  or not math.isfinite(self.rescaling_factor)):
+            raise ConfigError(f"rescaling_factor must be a finite number, got {self.rescaling_factor!r}")
+        if self.genoseg_window_nt > MAX_WINDOW_NT:
+            raise ConfigError(f"genoseg_window_nt {self.genoseg_window_nt} is beyond {MAX_WINDOW_NT:,} nt")
+        overlap = self.genoseg_overlap_nt
+        if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, int)
+                                    or not 0 <= overlap < self.genoseg_window_nt):
+            raise ConfigError(f"genoseg_overlap_nt must be a whole number from 0 to below the window, got {overlap!r}")
+        for feature in self.features:
+            if any(c.isspace() or ord(c) < 32 for c in feature):
+                raise ConfigError(f"class name {feature!r} holds whitespace or control characters")
         if self.genoseg_window_nt % WINDOW_MULTIPLE:
             raise ConfigError(f"genoseg_window_nt must be a multiple of {WINDOW_MULTIPLE}")

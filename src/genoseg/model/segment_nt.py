@@ -7,6 +7,7 @@ anything that would execute code from a checkpoint.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -138,6 +139,62 @@ def resolve_model_dir(name_or_path: str | os.PathLike[str]) -> Path:
         raise ModelLoadError(f"{hint} (download failed: {type(exc).__name__})") from None
 
 
+# No SegmentNT checkpoint comes near this (the published ones hold 0.5-0.6 G parameters); a
+# config that asks for more is refused before anything is allocated.
+MAX_PARAMETERS = 4_000_000_000
+
+
+def checkpoint_shapes(model_dir: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape in a checkpoint, read without loading any weight.
+
+    safetensors files are read from their JSON headers; pickled `pytorch_model.bin` files are
+    memory-mapped with `weights_only=True`, so no tensor data is read either.
+    """
+    import json
+
+    from safetensors import safe_open
+
+    index = next((model_dir / f for f in ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+                  if (model_dir / f).is_file()), None)
+    if index is not None:
+        weight_map = json.loads(index.read_text()).get("weight_map", {})
+        files = sorted({model_dir / Path(str(f)).name for f in weight_map.values()})
+    else:
+        files = [model_dir / f for f in ("model.safetensors", "pytorch_model.bin") if (model_dir / f).is_file()][:1]
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in files:
+        if path.suffix == ".safetensors":
+            with safe_open(str(path), framework="pt") as handle:
+                for key in handle.keys():
+                    shapes[key] = tuple(handle.get_slice(key).get_shape())
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            shapes.update({k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)})
+    return shapes
+
+
+def check_checkpoint_shapes(model_dir: Path, config: SegmentNTConfig) -> None:
+    """Refuse a config whose model would not fit the checkpoint, or be too large, before allocating.
+
+    The model is built on the meta device (shapes only), so a crafted config of plausible
+    sizes that together need many GiB costs nothing here.
+    """
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in SegmentNT(config).state_dict().items()}
+    total = sum(math.prod(shape) for shape in expected.values())
+    if total > MAX_PARAMETERS:
+        raise ModelLoadError(f"{model_dir / 'config.json'}: the configured model would hold {total:,} parameters "
+                             f"(more than {MAX_PARAMETERS:,}); not a SegmentNT configuration")
+    try:
+        found = checkpoint_shapes(model_dir)
+    except Exception as exc:  # safetensors and torch report corrupt files variously
+        raise ModelLoadError(f"{model_dir}: unreadable checkpoint ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    for name, shape in expected.items():
+        if name in found and found[name] != shape:
+            raise ModelLoadError(f"{model_dir}: weight {name} has shape {list(found[name])} in the checkpoint but "
+                                 f"{list(shape)} in config.json; the two do not belong together")
+
+
 def load_model(
     name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> SegmentNT:
@@ -154,6 +211,7 @@ def load_model(
         raise ModelLoadError(f"{model_dir / 'config.json'}: {exc}") from None
     except (OSError, ValueError, TypeError) as exc:
         raise ModelLoadError(f"{model_dir / 'config.json'}: unreadable model config ({exc})") from None
+    check_checkpoint_shapes(model_dir, config)
     # Pickled weights are only ever read with weights_only=True: transformers enforces it for
     # pytorch_model.bin, and we never pass trust_remote_code.
     try:
@@ -174,6 +232,9 @@ def load_model(
         problems.extend(info["error_msgs"])
     if problems:
         raise ModelLoadError(f"{model_dir}: checkpoint does not match the SegmentNT architecture: " + "; ".join(problems))
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelLoadError(f"{model_dir}: weight {name} holds NaN or infinite values")
     if (model_dir / "vocab.txt").is_file():
         model._vocab_path = model_dir / "vocab.txt"
     model.name_or_path = str(name_or_path)

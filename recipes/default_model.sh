@@ -36,5 +36,5 @@ genoseg fit-genes --fasta "$fasta" --annotation "$gff" --region NC_003070.9:1-24
 
 genoseg annotate "$fasta" --region "$heldout" -m "$out" -o "$out/heldout" --proteins "$out/heldout/proteins.faa"
 genoseg evaluate --annotation "$gff" "$out/heldout" --region "$heldout" --json "$out/heldout_eval.json"
-genoseg evaluate --annotation "$gff" --gff3 "$out/heldout/$(basename "${fasta%.fna.gz}").genes.gff3" \
+genoseg evaluate --annotation "$gff" --gff3 "$out/heldout/$(basename "${fasta%.fna.gz}").genoseg.genes.gff3" \
     --region "$heldout" --json "$out/heldout_genes_eval.json"

@@ -624,6 +624,8 @@ def annotate(
         if directory is not None:
             check_targets(planned_outputs(options, features, params is not None), run_inputs(options, model_name),
                           directory.path, options.force)
+        elif options.proteins:
+            check_targets([Path(options.proteins)], run_inputs(options, model_name), None, options.force)
         if options.resume and kept:
             if to_stdout:
                 raise UsageError("--resume needs an output directory (-o DIR), not -o -")

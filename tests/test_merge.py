@@ -47,7 +47,7 @@ def assert_same_run(got: Path, want: Path, proteins: tuple[Path, Path] | None = 
     for summary in summaries:
         for key in CIRCUMSTANCES:
             summary.pop(key, None)
-        for key in ("output", "proteins", "resume", "resume_unit", "threads"):
+        for key in ("output", "proteins", "resume", "resume_unit", "threads", "force"):
             summary["options"].pop(key)
     assert summaries[0] == summaries[1]
 

@@ -130,6 +130,11 @@ class TextOutput:
         """The rename that puts the finished file in place (none for stdout)."""
         return [self.atomic.move] if self.atomic else []
 
+    def publish(self) -> None:
+        """Rename into place on its own: for a file that is not one of a run's set."""
+        if self.atomic:
+            self.atomic.commit()
+
     def discard(self) -> None:
         if self.atomic:
             _close_quietly(self.handle)

@@ -96,6 +96,13 @@ def test_a_file_no_genoseg_run_wrote_is_refused_unless_forced(genome, tiny_model
     assert annotate(genome, tiny_model_dir, out).exit_code == 0
 
 
+def test_proteins_beside_a_stdout_run_are_written(genome, tiny_model_dir, tmp_path):
+    faa = tmp_path / "p.faa"
+    result = annotate(genome, tiny_model_dir, "-", "--format", "genes", "--proteins", faa)
+    assert result.exit_code == 0 and result.output.startswith("##gff-version 3")
+    assert faa.is_file() and not list(tmp_path.glob(".p.faa*"))
+
+
 def test_run_json_lists_only_this_runs_files(genome, tiny_model_dir, tmp_path):
     out = tmp_path / "out"
     assert annotate(genome, tiny_model_dir, out).exit_code == 0

@@ -660,8 +660,8 @@ def annotate(
                 moves = merge_parts(run.parts(), RunFiles(directory.make(), output_stem(options.fasta)),
                                     options.proteins, summary)
                 summary["wall_seconds"] = round(time.time() - t0, 2)
-            if directory is not None:
-                commit_set(directory.path, moves, summary)
+            # With -o -, only a --proteins file is left to put in place.
+            commit_set(directory.path if directory else None, moves, summary if directory else None)
         except BaseException:
             run.discard()
             if directory is not None:

@@ -217,6 +217,10 @@ class FastaReader:
 
     def fetch(self, name: str, start: int, end: int) -> np.ndarray:
         """Bases [start, end) as upper-case ASCII uint8, non-ACGT as N."""
+        return NORMALISE[self._raw(name, start, end)]
+
+    def _raw(self, name: str, start: int, end: int) -> np.ndarray:
+        """Bytes [start, end) of a record as the file holds them (non-Latin-1 characters as '?')."""
         with self._lock:
             try:
                 text = self._fasta.fetch(name, start, end)
@@ -224,14 +228,24 @@ class FastaReader:
                 raise FastaError(f"{self.path}: record {name}: cannot read bases {start + 1}-{end} ({exc})") from None
         if len(text) != end - start:
             raise FastaError(f"{self.path}: record {name}: could not read bases {start + 1}-{end}")
-        return NORMALISE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
+        return np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)
 
     def _checked(self, name: str, start: int, end: int) -> np.ndarray:
-        """`fetch`, refusing bytes no sequence line may hold (every base passes here once)."""
+        """`fetch`, refusing bytes no sequence line may hold (every base passes here once).
+
+        htslib's own complaint about such a file is kept off the terminal: the error says it.
+        """
         fetched: list[np.ndarray] = []
-        failed, detail = _run_quietly(self._fetch_raw, name, start, end, fetched)
+
+        def read() -> None:
+            try:
+                fetched.append(self._raw(name, start, end))
+            except FastaError as exc:
+                raise OSError(str(exc)) from None  # so that htslib's own first line names the cause
+
+        failed, detail = _run_quietly(read)
         if failed:
-            raise FastaError(f"{self.path}: record {name}: cannot read bases {start + 1}-{end} ({detail or 'malformed'})")
+            raise FastaError(f"{self.path}: record {name}: cannot read bases {start + 1}-{end} ({detail})")
         raw = fetched[0]
         bad = np.flatnonzero(~IS_SEQUENCE_LETTER[raw])
         if len(bad):
@@ -241,16 +255,6 @@ class FastaReader:
             raise FastaError(f"{self.path}: record {name}, base {start + int(bad[0]) + 1}: {char!r} is not a sequence "
                              f"letter{hint}")
         return NORMALISE[raw]
-
-    def _fetch_raw(self, name: str, start: int, end: int, into: list[np.ndarray]) -> None:
-        with self._lock:
-            try:
-                text = self._fasta.fetch(name, start, end)
-            except (OSError, ValueError) as exc:
-                raise OSError(str(exc)) from None
-        if len(text) != end - start:
-            raise OSError(f"could not read bases {start + 1}-{end}")
-        into.append(np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8))
 
     def segments(self, name: str, start: int = 0, end: int | None = None) -> list[Segment]:
         """N-free runs of record `name` within [start, end), scanning in bounded chunks."""

@@ -29,8 +29,10 @@ import pyBigWig
 from genoseg.annotation import Annotation, Transcript, read_annotation
 from genoseg.evaluate import exon_set, gene_accuracy
 from genoseg.fasta import FastaReader
-from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel
-from genoseg.gene_parameters import GeneParameters
+from genoseg.genes.decoder import Columns
+from genoseg.genes.models import GeneModel
+from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.stream import GeneDecoder
 from genoseg.metrics import SetAgreement
 from genoseg.regions import parse_region
 from genoseg.stitching import Track

@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import numpy as np
-import pyBigWig
 import pysam
 import pytest
 import torch
@@ -19,41 +18,8 @@ from genoseg.fasta import FastaReader
 from genoseg.model import load_model
 from genoseg.stitching import edge_weights
 from genoseg.tiling import plan_windows
-from genoseg.tokenizer import Tokenizer
-from tests.conftest import package_data
-
-RNG = np.random.default_rng(7)
-
-
-def _random_dna(n):
-    return "".join(RNG.choice(list("ACGT"), n))
-
-
-def gapped_genome(path, records: int, length: int, gap_start: int, gap: int):
-    """Random records chr0.. of `length` bases, each split by `gap` Ns at `gap_start`."""
-    with open(path, "w") as fh:
-        for i in range(records):
-            seq = _random_dna(length)
-            fh.write(f">chr{i}\n{seq[:gap_start]}{'N' * gap}{seq[gap_start + gap:]}\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def synthetic_fasta(tmp_path_factory):
-    """Records with N runs, soft-masking, IUPAC codes, a short record and an all-N record."""
-    d = tmp_path_factory.mktemp("synthetic")
-    r1 = _random_dna(3000) + "N" * 50 + _random_dna(2500).lower() + "NNNN" + _random_dna(700)
-    r2 = _random_dna(1500)
-    r2 = r2[:400] + "R" + r2[401:900] + "y" + r2[901:]  # IUPAC codes count as N
-    r3 = "N" * 300
-    r4 = _random_dna(90) + "N" * 10 + _random_dna(2000)  # a 90 nt stretch below the minimum
-    path = d / "genome.fa"
-    with open(path, "w") as fh:
-        for name, seq in [("chrA", r1), ("chrB", r2), ("chrN", r3), ("chrC", r4)]:
-            fh.write(f">{name} test record\n")
-            for i in range(0, len(seq), 60):
-                fh.write(seq[i : i + 60] + "\n")
-    return path
+from genoseg.model.tokenizer import Tokenizer
+from tests.helpers import bigwig_values, package_data
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +37,6 @@ def yeast_slice(tmp_path_factory):
 def _run(fasta, out, model_dir, **kw):
     options = AnnotateOptions(fasta=str(fasta), output=str(out), model=str(model_dir), **kw)
     return annotate(options)
-
-
-def _bigwig_values(path, name, length):
-    bw = pyBigWig.open(str(path))
-    try:
-        return np.array(bw.values(name, 0, length), dtype=np.float64)
-    finally:
-        bw.close()
 
 
 def _expected_tracks(fasta, model_dir, min_segment=120):
@@ -122,7 +80,7 @@ def test_outputs_written_and_gff3_valid(synthetic_run):
     gff = (out / "genome.genoseg.intervals.gff3").read_text()
     assert gff.startswith("##gff-version 3\n")
     assert "##sequence-region chrA 1 6254" in gff
-    assert sum(summary["intervals"].values()) > 0
+    assert sum(summary.counts.intervals.values()) > 0
     result = subprocess.run(["gt", "gff3validator", str(out / "genome.genoseg.intervals.gff3")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -133,16 +91,16 @@ def test_bigwig_equals_stitched_probabilities_and_nothing_over_n(synthetic_run, 
     for name, values in expected.items():
         for f, feature in enumerate(features):
             path = out / f"genome.genoseg.{feature}.bw"
-            got = _bigwig_values(path, name, len(values)) if len(values) else np.array([])
+            got = bigwig_values(path, name, len(values)) if len(values) else np.array([])
             assert np.array_equal(np.isnan(got), np.isnan(values[:, f])), (name, feature)
             ok = ~np.isnan(got)
             assert np.allclose(got[ok], values[ok, f], atol=1e-5), (name, feature)
     seq_a = "".join(open(synthetic_fasta).read().split(">chrA test record\n")[1].split(">")[0].split())
     n_positions = [i for i, c in enumerate(seq_a.upper()) if c == "N"]
-    chrA = _bigwig_values(out / "genome.genoseg.exon.bw", "chrA", len(seq_a))
+    chrA = bigwig_values(out / "genome.genoseg.exon.bw", "chrA", len(seq_a))
     assert np.isnan(chrA[n_positions]).all()
     # The 90 nt stretch of chrC is skipped (below --min-segment-length) and counted.
-    chrC = _bigwig_values(out / "genome.genoseg.exon.bw", "chrC", 2100)
+    chrC = bigwig_values(out / "genome.genoseg.exon.bw", "chrC", 2100)
     assert np.isnan(chrC[:100]).all() and not np.isnan(chrC[100:]).any()
 
 
@@ -183,8 +141,8 @@ def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_mod
         for name in ("genome.genoseg.intervals.gff3", "genome.genoseg.intervals.bed"):
             assert (out / name).read_text() == (out_plain / name).read_text()
         for bw in out_plain.glob("*.bw"):
-            a = _bigwig_values(bw, "chrA", 6254)
-            b = _bigwig_values(out / bw.name, "chrA", 6254)
+            a = bigwig_values(bw, "chrA", 6254)
+            b = bigwig_values(out / bw.name, "chrA", 6254)
             assert np.array_equal(a, b, equal_nan=True)
     assert not list(bgz_dir.glob("*.fai"))  # the input's directory is left untouched
 
@@ -192,8 +150,8 @@ def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_mod
 def test_region_matches_full_run(synthetic_fasta, synthetic_run, tiny_model_dir, tmp_path):
     out_full, _ = synthetic_run
     _run(synthetic_fasta, tmp_path, tiny_model_dir, regions=["chrA:1001-4000"])
-    full = _bigwig_values(out_full / "genome.genoseg.exon.bw", "chrA", 6254)
-    part = _bigwig_values(tmp_path / "genome.genoseg.exon.bw", "chrA", 6254)
+    full = bigwig_values(out_full / "genome.genoseg.exon.bw", "chrA", 6254)
+    part = bigwig_values(tmp_path / "genome.genoseg.exon.bw", "chrA", 6254)
     assert np.isnan(part[:1000]).all() and np.isnan(part[4000:]).all()
     assert np.allclose(part[1000:4000], full[1000:4000], atol=1e-5, equal_nan=True)
     run = json.loads((tmp_path / "run.json").read_text())
@@ -202,7 +160,7 @@ def test_region_matches_full_run(synthetic_fasta, synthetic_run, tiny_model_dir,
 
 def test_contigs_selects_records(synthetic_fasta, tiny_model_dir, tmp_path):
     summary = _run(synthetic_fasta, tmp_path, tiny_model_dir, contigs=["chrB"])
-    assert summary["bases_in_scope"] == 1500 and summary["bases_skipped_n"] == 2
+    assert summary.counts.bases_in_scope == 1500 and summary.counts.bases_skipped_n == 2
 
 
 def test_yeast_slice_end_to_end_cli(yeast_slice, tiny_model_dir, tmp_path):
@@ -272,14 +230,14 @@ def test_both_strands_makes_tracks_strand_symmetric(tiny_model_dir, tmp_path):
             fasta.write_text(f">chr1\n{s.decode()}\n")
             out = tmp_path / f"{strands}_{name}"
             _run(fasta, out, tiny_model_dir, strands=strands)
-            tracks[strands, name] = _bigwig_values(out / f"{name}.genoseg.exon.bw", "chr1", 480)
+            tracks[strands, name] = bigwig_values(out / f"{name}.genoseg.exon.bw", "chr1", 480)
     np.testing.assert_allclose(tracks["both", "fwd"], tracks["both", "rev"][::-1], atol=1e-5)
     # One strand alone is not symmetric, so the property above is the averaging's doing.
     assert np.abs(tracks["forward", "fwd"] - tracks["forward", "rev"][::-1]).max() > 1e-2
 
 
 def test_writer_thread_keeps_order_and_reraises_errors():
-    from genoseg.annotate import Behind
+    from genoseg.background import Behind
 
     seen = []
     writer = Behind(seen.append, depth=2)

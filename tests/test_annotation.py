@@ -2,35 +2,8 @@ import numpy as np
 import pytest
 
 from genoseg.annotation import AnnotationError, build_labels, read_annotation, supported_features
+from tests.helpers import HAND_GFF3
 
-# 1-based GFF3 coordinates. Plus-strand coding gene: exons 11-30, 41-60, 71-90; CDS 21-80.
-# Minus-strand coding gene: exons 111-130, 151-170; CDS 121-160 (5'UTR on the right).
-# lncRNA: 201-220, 231-240 (+). Single-exon coding gene: 301-330, CDS 301-330 (no UTR).
-HAND_GFF3 = """##gff-version 3
-##sequence-region chrT 1 400
-chrT\tt\tgene\t11\t90\t.\t+\t.\tID=g1;gene_biotype=protein_coding
-chrT\tt\tmRNA\t11\t90\t.\t+\t.\tID=t1;Parent=g1
-chrT\tt\texon\t11\t30\t.\t+\t.\tParent=t1
-chrT\tt\texon\t41\t60\t.\t+\t.\tParent=t1
-chrT\tt\texon\t71\t90\t.\t+\t.\tParent=t1
-chrT\tt\tCDS\t21\t30\t.\t+\t0\tParent=t1
-chrT\tt\tCDS\t41\t60\t.\t+\t2\tParent=t1
-chrT\tt\tCDS\t71\t80\t.\t+\t0\tParent=t1
-chrT\tt\tgene\t111\t170\t.\t-\t.\tID=g2;gene_biotype=protein_coding
-chrT\tt\tmRNA\t111\t170\t.\t-\t.\tID=t2;Parent=g2
-chrT\tt\texon\t111\t130\t.\t-\t.\tParent=t2
-chrT\tt\texon\t151\t170\t.\t-\t.\tParent=t2
-chrT\tt\tCDS\t121\t130\t.\t-\t0\tParent=t2
-chrT\tt\tCDS\t151\t160\t.\t-\t0\tParent=t2
-chrT\tt\tgene\t201\t240\t.\t+\t.\tID=g3;gene_biotype=lncRNA
-chrT\tt\tlnc_RNA\t201\t240\t.\t+\t.\tID=t3;Parent=g3
-chrT\tt\texon\t201\t220\t.\t+\t.\tParent=t3
-chrT\tt\texon\t231\t240\t.\t+\t.\tParent=t3
-chrT\tt\tgene\t301\t330\t.\t+\t.\tID=g4;gene_biotype=protein_coding
-chrT\tt\tmRNA\t301\t330\t.\t+\t.\tID=t4;Parent=g4
-chrT\tt\texon\t301\t330\t.\t+\t.\tParent=t4
-chrT\tt\tCDS\t301\t330\t.\t+\t0\tParent=t4
-"""
 
 HAND_GTF = """chrT\tt\ttranscript\t11\t90\t.\t+\t.\tgene_id "g1"; transcript_id "t1"; transcript_biotype "mRNA";
 chrT\tt\texon\t11\t30\t.\t+\t.\tgene_id "g1"; transcript_id "t1";

@@ -19,8 +19,7 @@ from click.testing import CliRunner
 from genoseg.cli import main
 from genoseg.model import SegmentNT, load_model
 from genoseg.model.segment_nt import ModelLoadError
-from tests.conftest import tiny_config
-from tests.test_annotate import _bigwig_values as values
+from tests.helpers import bigwig_values as values, tiny_config
 
 BAD = Path(__file__).parent / "data" / "bad"
 

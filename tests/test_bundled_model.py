@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from genoseg.annotate import BUNDLED_MODEL
+from genoseg.settings import BUNDLED_MODEL
 from genoseg.cli import main
 from genoseg.evaluate import evaluate
 from genoseg.model import load_model

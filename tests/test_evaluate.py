@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from genoseg.cli import main
 from genoseg.evaluate import evaluate
 from genoseg.metrics import Confusion, SetAgreement
-from tests.test_annotation import HAND_GFF3
+from tests.helpers import HAND_GFF3
 
 
 def test_confusion_known_counts():

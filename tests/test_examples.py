@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_annotate import gapped_genome
-from tests.test_merge import annotate, assert_same_run
+from tests.helpers import annotate_run as annotate, assert_same_run, gapped_genome
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

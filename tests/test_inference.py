@@ -11,7 +11,7 @@ from genoseg.cli import main
 from genoseg.fasta import Segment
 from genoseg.inference import pack_batches, padded_length
 from genoseg.tiling import Window
-from tests.test_annotate import RNG, _random_dna
+from tests.helpers import RNG, random_dna
 
 
 def _window(length: int, start: int = 0) -> Window:
@@ -56,7 +56,7 @@ def fragmented(tmp_path_factory):
     path = tmp_path_factory.mktemp("fragmented") / "contigs.fa"
     with open(path, "w") as fh:
         for i, length in enumerate(RNG.integers(130, 240, 2000)):
-            fh.write(f">contig{i}\n{_random_dna(int(length))}\n")
+            fh.write(f">contig{i}\n{random_dna(int(length))}\n")
     return path
 
 
@@ -92,7 +92,7 @@ def test_padded_windows_on_both_strands_flip_only_their_real_part(tmp_path, tiny
 
     model = load_model(tiny_model_dir)
     fasta = tmp_path / "short.fa"
-    fasta.write_text(f">a\n{_random_dna(240)}\n>b\n{_random_dna(264)}\n")  # both padded to 288
+    fasta.write_text(f">a\n{random_dna(240)}\n>b\n{random_dna(264)}\n")  # both padded to 288
     with FastaReader(fasta) as reader:
         windows = [Window(s, s.start, s.end, True, True, s.start, s.end) for r in reader.records for s in reader.segments(r.name)]
         batches = list(BatchProducer(reader, windows, 8, model.tokenizer, pin_memory=False, window=480, both_strands=True))

@@ -7,7 +7,7 @@ from safetensors.torch import load_file, save_file
 from genoseg.model import SegmentNT, SegmentNTConfig, load_model
 from genoseg.model.backbone import apply_rotary, rotary_base, rotary_cos_sin, rotary_scale
 from genoseg.model.segment_nt import ModelLoadError
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 HF_KEYS_LAYER = [
     "attention.LayerNorm.weight", "attention.LayerNorm.bias",

@@ -2,11 +2,10 @@ from click.testing import CliRunner
 
 from genoseg.annotate import AnnotateOptions, annotate
 from genoseg.cli import main
-from tests.test_annotate import synthetic_fasta  # noqa: F401  (fixture)
-from tests.test_annotation import HAND_GFF3
+from tests.helpers import HAND_GFF3
 
 
-def test_plot_writes_png_with_reference(synthetic_fasta, tiny_model_dir, tmp_path):  # noqa: F811
+def test_plot_writes_png_with_reference(synthetic_fasta, tiny_model_dir, tmp_path):
     annotate(AnnotateOptions(fasta=str(synthetic_fasta), output=str(tmp_path / "run"), model=str(tiny_model_dir)))
     ref = tmp_path / "ref.gff3"
     ref.write_text(HAND_GFF3.replace("chrT", "chrA"))

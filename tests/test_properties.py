@@ -16,7 +16,7 @@ from genoseg.annotation import read_annotation
 from genoseg.evaluate import _read_class_intervals
 from genoseg.fasta import FastaError, FastaReader, Record, Segment
 from genoseg.intervals import Interval
-from genoseg.model.config import WINDOW_MULTIPLE
+from genoseg.model.limits import WINDOW_MULTIPLE
 from genoseg.tiling import plan_windows
 from genoseg.writers import FEATURE_STYLES, Gff3Writer, TextOutput
 

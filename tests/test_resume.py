@@ -11,8 +11,7 @@ import time
 import pytest
 
 from genoseg.resume import STATE_DIR, plan_units
-from tests.test_annotate import gapped_genome
-from tests.test_merge import RUNNER, annotate, assert_same_run
+from tests.helpers import RUNNER, annotate_run as annotate, assert_same_run, gapped_genome, tiny_config
 from genoseg.cli import main
 
 
@@ -81,11 +80,10 @@ def test_resume_needs_an_output_directory(genome, tiny_model_dir):
 def test_a_different_model_is_refused(genome, tmp_path):
     import torch
 
-    from genoseg.annotate import AnnotateOptions
+    from genoseg.settings import AnnotateOptions
     from genoseg.errors import UsageError
     from genoseg.model import SegmentNT
     from genoseg.resume import ResumeState, run_fingerprint
-    from tests.conftest import tiny_config
 
     options = AnnotateOptions(fasta=str(genome), output=str(tmp_path), resume=True)
     torch.manual_seed(1)

@@ -7,23 +7,11 @@ import pyBigWig
 import pytest
 from click.testing import CliRunner
 
-from genoseg.annotate import parse_shard, plan_blocks, plan_targets, select_shard, targets_of
+from genoseg.planning import parse_shard, plan_blocks, plan_targets, select_shard, targets_of
 from genoseg.cli import main
 from genoseg.errors import UsageError
 from genoseg.fasta import FastaReader
-from tests.test_annotate import _random_dna
 
-
-@pytest.fixture(scope="module")
-def many_records(tmp_path_factory):
-    path = tmp_path_factory.mktemp("shards") / "genome.fa"
-    with open(path, "w") as fh:
-        for i, length in enumerate([5000, 700, 2600, 30, 1200, 4000, 90, 2400]):
-            seq = _random_dna(length)
-            if length > 2000:  # an N run splits it into two segments
-                seq = seq[:1000] + "N" * 40 + seq[1040:]
-            fh.write(f">r{i}\n{seq}\n")
-    return path
 
 
 def _bases(targets):

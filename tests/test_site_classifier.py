@@ -5,8 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genoseg.gene_parameters import BUNDLED_FILE, CODE, GeneParameters, find_motif
-from genoseg.site_classifier import FILE_NAME, SiteClassifier, fit_site_classifier, fit_site_net, padded_length
+from genoseg.genes.fit import fit_site_classifier, fit_site_net
+from genoseg.genes.parameters import BUNDLED_FILE, GeneParameters
+from genoseg.genes.sequence import CODE, find_motif
+from genoseg.genes.sites import SITE_CLASSIFIER_FILE as FILE_NAME, SiteClassifier, padded_length
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -36,7 +38,7 @@ def test_a_site_net_learns_context_outside_the_matrix_window():
 
 
 def test_saved_classifier_loads_to_the_same_scores_and_a_swapped_file_is_refused(tmp_path):
-    from genoseg.annotate import AnnotateOptions, load_gene_parameters
+    from genoseg.settings import AnnotateOptions, load_gene_parameters
     from genoseg.errors import GenosegError
 
     codes, true, fake = _planted(seed=1, sites=60, decoys=300, length=60_000)
@@ -120,7 +122,7 @@ def test_scoring_inside_a_locus_equals_scoring_each_window_alone():
     where it came as its own window (edges and Ns included)."""
     import torch
 
-    from genoseg.site_classifier import MARGIN, SiteNet, one_hot_windows
+    from genoseg.genes.sites import MARGIN, SiteNet, one_hot_windows
 
     torch.manual_seed(0)
     net = SiteNet(40).eval()
@@ -135,14 +137,15 @@ def test_scoring_inside_a_locus_equals_scoring_each_window_alone():
 
 
 def test_decoder_adds_the_weighted_classifier_score_to_each_candidate_site():
-    from genoseg.gene_decoder import Columns, _Oriented
+    from genoseg.genes.decoder import Columns
+    from genoseg.genes.sites import candidate_sites
 
     codes, true, fake = _planted(seed=3, sites=40, decoys=200, length=30_000)
     classifier = fit_site_classifier(codes, {"donor": (true, fake), "acceptor": (true, fake)}, flank=40, epochs=1)
     probs = np.full((len(codes), 3), 0.5, dtype=np.float32)
     columns = Columns(exon=0, intron=1, gene=2, lncrna=None, donor=None, acceptor=None)
-    without = _Oriented(codes, probs, columns, GeneParameters())
-    weighted = _Oriented(codes, probs, columns, GeneParameters(site_classifier=classifier, weight_site_classifier=2.5))
+    without = candidate_sites(codes, probs, columns, GeneParameters())
+    weighted = candidate_sites(codes, probs, columns, GeneParameters(site_classifier=classifier, weight_site_classifier=2.5))
     assert np.array_equal(without.donors, weighted.donors) and len(without.donors) > 1000
     assert np.allclose(weighted.donor_score - without.donor_score, 2.5 * classifier.score("donor", codes, without.donors))
     assert np.allclose(weighted.acceptor_score - without.acceptor_score,

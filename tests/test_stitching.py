@@ -5,8 +5,8 @@ from genoseg.fasta import Segment
 from genoseg.model import SegmentNT
 from genoseg.stitching import SegmentStitcher, edge_weights
 from genoseg.tiling import plan_windows
-from genoseg.tokenizer import Tokenizer
-from tests.conftest import tiny_config
+from genoseg.model.tokenizer import Tokenizer
+from tests.helpers import tiny_config
 
 
 def _model():

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from genoseg import stopping
-from genoseg.annotate import Behind
+from genoseg.background import Behind
 from genoseg.stopping import Terminated
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from genoseg.tokenizer import CLS_ID, Tokenizer, TokenizationError, default_vocabulary, kmer_id
+from genoseg.model.tokenizer import CLS_ID, Tokenizer, TokenizationError, default_vocabulary, kmer_id
 
 
 def test_hand_computed_ids():

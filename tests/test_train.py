@@ -8,7 +8,7 @@ from safetensors.torch import load_file, save_file
 from genoseg.model import load_model
 from genoseg.model.segment_nt import ModelLoadError
 from genoseg.train import MODEL_SIZES, GenomeData, TrainingError, TrainSettings, focal_loss, reverse_complement_example, train
-from tests.conftest import package_data
+from tests.helpers import package_data
 
 
 @pytest.fixture

@@ -16,8 +16,11 @@ from urllib.parse import unquote
 
 import numpy as np
 
+from genoseg.errors import DataError
+from genoseg.genes.models import ExonChain, utr_pieces
 
-class AnnotationError(ValueError):
+
+class AnnotationError(DataError, ValueError):
     """A malformed annotation file; the message names the file and line."""
 
 
@@ -32,7 +35,7 @@ GENE_TYPES = {"gene", "ncRNA_gene", "pseudogene"}
 
 
 @dataclass
-class Transcript:
+class Transcript(ExonChain):
     id: str
     seqid: str
     strand: str
@@ -40,17 +43,6 @@ class Transcript:
     gene_id: str | None
     exons: list[tuple[int, int]] = field(default_factory=list)  # 0-based half-open, sorted
     cds: list[tuple[int, int]] = field(default_factory=list)
-
-    @property
-    def start(self) -> int:
-        return self.exons[0][0]
-
-    @property
-    def end(self) -> int:
-        return self.exons[-1][1]
-
-    def introns(self) -> list[tuple[int, int]]:
-        return [(a[1], b[0]) for a, b in zip(self.exons, self.exons[1:]) if b[0] > a[1]]
 
 
 @dataclass
@@ -247,20 +239,6 @@ def supported_features(annotation: Annotation) -> list[str]:
     if any(t.cds and (t.exons[0][0] < t.cds[0][0] or t.exons[-1][1] > t.cds[-1][1]) for t in coding):
         features += ["5UTR", "3UTR"]
     return features
-
-
-def utr_pieces(t) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(5'UTR, 3'UTR) pieces: exon parts before/after the CDS in transcript direction.
-
-    Takes anything with sorted `exons`, `cds` and a `strand`: a reference Transcript or a
-    decoded GeneModel.
-    """
-    if not t.cds:
-        return [], []
-    cds_start, cds_end = t.cds[0][0], t.cds[-1][1]
-    left = [(s, min(e, cds_start)) for s, e in t.exons if s < cds_start]
-    right = [(max(s, cds_end), e) for s, e in t.exons if e > cds_end]
-    return (left, right) if t.strand != "-" else (right, left)
 
 
 def _splice_sites(t: Transcript) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

@@ -10,15 +10,11 @@ import click
 
 from genoseg import __version__
 
-EXIT_DATA = 1
-EXIT_USAGE = 2
-
-
 class GenosegCommand(click.Command):
     """Turns the library's expected errors into one line on stderr and a documented exit code."""
 
     def invoke(self, ctx: click.Context):
-        from genoseg.errors import DATA_ERRORS, USAGE_ERRORS
+        from genoseg.errors import DataError, GenosegError
         from genoseg.stopping import Terminated, handle_signal
 
         previous_term = signal.signal(signal.SIGTERM, handle_signal)
@@ -32,11 +28,11 @@ class GenosegCommand(click.Command):
             # The reader of stdout went away (`genoseg annotate -o - | head`): stop quietly, as cat does.
             _silence_stdout()
             ctx.exit(141)
-        except USAGE_ERRORS + DATA_ERRORS + (OSError,) as exc:
+        except (GenosegError, OSError) as exc:
             if ctx.find_root().params.get("debug"):
                 raise
             click.echo(f"genoseg: error: {_one_line(exc)}", err=True)
-            ctx.exit(EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_DATA)
+            ctx.exit(exc.exit_code if isinstance(exc, GenosegError) else DataError.exit_code)
         except (KeyboardInterrupt, Terminated) as exc:
             what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
             completed = getattr(exc, "completed", None)
@@ -145,7 +141,8 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
       genoseg annotate genome.fa -o - --format bed > genome.bed
       genoseg annotate genome.fa -m segment_nt --device cuda --batch-size 4 -o out/
     """
-    from genoseg.annotate import AnnotateOptions, annotate as run_annotate, parse_thresholds, resolve_model
+    from genoseg.annotate import annotate as run_annotate
+    from genoseg.settings import AnnotateOptions, check_options, parse_thresholds, resolve_model
     from genoseg.model import load_model
     from genoseg.progress import Reporter
 
@@ -158,10 +155,9 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
     )
     if shard is not None:
-        from genoseg.annotate import parse_shard
+        from genoseg.planning import parse_shard
 
         options.shard = parse_shard(shard)
-    from genoseg.annotate import check_options
     from genoseg.inference import resolve_device
 
     check_options(options)
@@ -173,12 +169,12 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
     with Reporter(enabled=not quiet) as reporter:
         summary = run_annotate(options, model=loaded, on_progress=reporter.update, on_log=reporter.log)
     if not quiet:
-        counts = ", ".join(f"{k} {v}" for k, v in summary["intervals"].items())
-        if summary["gene_models"]:
-            counts += "; gene models: " + ", ".join(f"{k} {v}" for k, v in summary["gene_models"].items())
+        counts = ", ".join(f"{k} {v}" for k, v in summary.counts.intervals.items())
+        if summary.counts.gene_models:
+            counts += "; gene models: " + ", ".join(f"{k} {v}" for k, v in summary.counts.gene_models.items())
         where = "stdout" if output == "-" else output
-        click.echo(f"genoseg: {summary['bases_annotated']:,} bases annotated in {summary['wall_seconds']}s "
-                   f"({summary['bases_per_second']:,.0f} bp/s); intervals: {counts}; written to {where}", err=True)
+        click.echo(f"genoseg: {summary.counts.bases_annotated:,} bases annotated in {summary.timings.wall_seconds}s "
+                   f"({summary.bases_per_second:,.0f} bp/s); intervals: {counts}; written to {where}", err=True)
 
 
 @main.command(cls=GenosegCommand)
@@ -200,7 +196,7 @@ def merge(shards, output, proteins, force) -> None:
     from genoseg.merge import merge_shards
 
     summary = merge_shards(list(shards), output, proteins, force)
-    click.echo(f"merged {len(summary['merged_from'])} shards, {summary['bases_annotated']:,} bases, into {output}", err=True)
+    click.echo(f"merged {len(summary.merged_from)} shards, {summary.counts.bases_annotated:,} bases, into {output}", err=True)
 
 
 @main.command(cls=GenosegCommand)
@@ -264,7 +260,8 @@ def fit_genes(fasta, annotation, regions, output, site_epochs) -> None:
         --region NC_003070.9:1-24342136 -o model/gene_model.json
     """
     from genoseg.errors import UsageError
-    from genoseg.gene_parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters, fit_gene_parameters
+    from genoseg.genes.fit import fit_gene_parameters
+    from genoseg.genes.parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters
 
     if site_epochs < 0:
         raise UsageError("--site-epochs must be 0 or more")

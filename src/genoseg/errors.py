@@ -1,33 +1,32 @@
-"""The errors a user can cause, each reported as one line with a documented exit code.
+"""The errors a user can cause, each reported by the CLI as one line with a documented exit code.
 
-Exit 2: the command line is wrong (bad option value, unknown record in --region).
-Exit 1: the data is wrong or missing (unreadable FASTA, malformed GFF3, missing model).
+This module imports nothing from genoseg (or anything heavy), so every module can raise these
+and the CLI can catch them without importing torch.
+
+Exit 2 (`UsageError`): the command line is wrong (bad option value, unknown record in --region).
+Exit 1 (`DataError`): the data is wrong or missing (unreadable FASTA, malformed GFF3, missing model).
+
+Each module's own errors subclass one of the two (`FastaError(DataError)`,
+`RegionError(UsageError)`, ...). Some also keep the built-in base they had before the hierarchy
+existed (ValueError, RuntimeError), so that callers catching the built-in still do.
 """
 
-from genoseg.annotation import AnnotationError
-from genoseg.fasta import FastaError
-from genoseg.model.config import ConfigError
-from genoseg.model.segment_nt import ModelLoadError
-from genoseg.regions import RegionError
-from genoseg.tiling import TilingError
-from genoseg.tokenizer import TokenizationError
+from __future__ import annotations
 
 
-class GenosegError(RuntimeError):
-    """A data or environment failure that is not tied to one input format (exit 1)."""
+class GenosegError(Exception):
+    """Base of every error genoseg reports as one line; `exit_code` is the process's exit status."""
+
+    exit_code = 1
 
 
-class UsageError(ValueError):
+class UsageError(GenosegError, ValueError):
     """An option value that cannot work (exit 2)."""
 
-
-def _train_error():
-    from genoseg.train import TrainingError
-
-    return TrainingError
+    exit_code = 2
 
 
-USAGE_ERRORS: tuple[type[BaseException], ...] = (UsageError, RegionError, TilingError)
-DATA_ERRORS: tuple[type[BaseException], ...] = (
-    GenosegError, AnnotationError, FastaError, ConfigError, ModelLoadError, TokenizationError, _train_error(),
-)
+class DataError(GenosegError):
+    """Input data, a model or an earlier run's files that cannot be used (exit 1)."""
+
+    exit_code = 1

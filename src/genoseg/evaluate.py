@@ -16,6 +16,7 @@ import numpy as np
 from genoseg.annotation import CODING, LNCRNA, LABEL_FEATURES, Annotation, AnnotationError, Transcript, _open_text, build_labels, read_annotation
 from genoseg.errors import UsageError
 from genoseg.metrics import Confusion, SetAgreement
+from genoseg.outputs import intervals_gff3_in
 from genoseg.regions import Region, resolve_region
 
 
@@ -59,11 +60,8 @@ def _read_class_intervals(path: Path) -> ClassIntervals | None:
 def prediction_path(target: str) -> Path:
     path = Path(target)
     if path.is_dir():
-        # A run directory's class intervals; its gene models (*.genes.gff3) are scored with --gff3.
-        gffs = sorted(p for p in path.glob("*.gff3") if not p.name.startswith(".") and not p.name.endswith(".genes.gff3"))
-        if len(gffs) != 1:
-            raise UsageError(f"{path}: expected one interval .gff3 in the run directory, found {len(gffs)}")
-        return gffs[0]
+        # A run directory's class intervals; its gene models are scored with --gff3.
+        return intervals_gff3_in(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such prediction file or directory")
     return path

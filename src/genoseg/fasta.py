@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+from genoseg.errors import DataError
+
 CHUNK = 4 << 20  # bases fetched at a time when scanning a record
 
 # Byte → upper-case A/C/G/T, everything else (IUPAC, gaps, N) → N.
@@ -45,7 +47,7 @@ def reverse_complement(windows: np.ndarray) -> np.ndarray:
     return _COMPLEMENT[windows[..., ::-1]]
 
 
-class FastaError(ValueError):
+class FastaError(DataError, ValueError):
     """Unreadable or malformed FASTA; the message names the file (and record/position)."""
 
 

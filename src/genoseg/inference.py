@@ -17,9 +17,9 @@ from genoseg import stopping
 from genoseg.errors import UsageError
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.model import SegmentNT
-from genoseg.model.config import WINDOW_MULTIPLE
+from genoseg.model.limits import WINDOW_MULTIPLE
 from genoseg.tiling import Window
-from genoseg.tokenizer import Tokenizer
+from genoseg.model.tokenizer import Tokenizer
 
 PAD_BASE = ord("A")  # filler under the padding; masked, so any valid base would do
 

@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import unquote
 
 import numpy as np
 
-from genoseg.errors import GenosegError, UsageError
+from genoseg.errors import DataError, UsageError
 from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
+from genoseg.summary import REQUIRED_OF_SHARDS, RunSummary
 from genoseg.writers import AtomicFile, TextOutput
 
-# Fields that add up across parts; everything else describes the run and must agree.
-ADDITIVE = (
-    "bases_in_scope", "bases_annotated", "bases_skipped_n", "records_skipped_short", "bases_skipped_short_records",
-    "segments_skipped_short", "bases_skipped_short", "windows",
-)
-TIMINGS = ("wall_seconds", "model_seconds", "gene_decoder_seconds", "writer_seconds", "forward_batches")
 # Options that may differ between the parts of one run without changing a single output byte.
 # (Not batch_size: it decides which windows are batched together, and with that the last bits of
 # every value, and also where shards are cut.)
@@ -38,81 +33,58 @@ _INTERVAL_ID = re.compile(r"ID=(.*)_(\d+)$")
 _GENE_ID = re.compile(r"\bgene(\d+)")
 
 
-# What merge reads from each part's run.json, with the type each must have.
-REQUIRED = {"input": str, "bases_annotated": int, "windows": int, "intervals": dict}
-# ... and from a shard's, to check it belongs to the same run as the others.
-REQUIRED_OF_SHARDS = {"options": dict, "model_features": list}
-
-
 @dataclass
 class Part:
     directory: Path
-    summary: dict
+    summary: RunSummary
     files: RunFiles
     proteins: Path | None  # the part's protein FASTA, when it wrote one
-
-
-def _check_fields(path: Path, summary: dict, required: dict[str, type]) -> None:
-    for key, kind in required.items():
-        if not isinstance(summary.get(key), kind) or isinstance(summary.get(key), bool):
-            raise GenosegError(f"{path}: not a genoseg run summary (field {key!r} missing or not a {kind.__name__})")
 
 
 def read_part(directory: str | Path) -> Part:
     """A finished annotate output directory (a shard, or a resume unit) and its run.json.
 
     Raises:
-        GenosegError: no run.json, or one without the fields merging needs.
+        DataError: no run.json, or one without the fields merging needs.
     """
     directory = Path(directory)
     run = directory / "run.json"
     if not run.is_file():
-        raise GenosegError(f"{directory}: no run.json; not a finished `genoseg annotate` output directory")
+        raise DataError(f"{directory}: no run.json; not a finished `genoseg annotate` output directory")
     try:
         summary = json.loads(run.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise GenosegError(f"{run}: not a genoseg run summary ({exc})") from None
-    if not isinstance(summary, dict):
-        raise GenosegError(f"{run}: not a genoseg run summary (not a JSON object)")
-    _check_fields(run, summary, REQUIRED)
-    proteins = summary.get("proteins_file")
-    if proteins is not None and not isinstance(proteins, str):
-        raise GenosegError(f"{run}: field 'proteins_file' is not a path")
+        raise DataError(f"{run}: not a genoseg run summary ({exc})") from None
+    summary = RunSummary.from_json(run, summary)
+    proteins = summary.proteins_file
     # Relative to the part (resume units); shards record an absolute path.
-    return Part(directory, summary, RunFiles(directory, output_stem(summary["input"])),
+    return Part(directory, summary, RunFiles(directory, output_stem(summary.input)),
                 directory / proteins if proteins else None)
-
-
-def _run_identity(summary: dict) -> dict:
-    options = {k: v for k, v in summary.get("options", {}).items() if k not in FREE_OPTIONS}
-    same = {k: summary.get(k) for k in ("genoseg_version", "model", "model_features", "input", "input_fingerprint",
-                                         "window", "overlap", "thresholds", "gene_parameters")}
-    return {**same, "options": options}
 
 
 def order_shards(parts: list[Part]) -> list[Part]:
     """Shards 1..N of one run, in order; anything else is refused with the reason."""
     first = parts[0]
     for part in parts:
-        shard = part.summary.get("shard")
+        shard = part.summary.shard
         if not shard:
             raise UsageError(f"{part.directory}: not a shard (annotated without --shard)")
-        _check_fields(part.directory / "run.json", part.summary, REQUIRED_OF_SHARDS)
+        RunSummary.from_json(part.directory / "run.json", part.summary.to_json(), REQUIRED_OF_SHARDS)
         if not (isinstance(shard, list) and len(shard) == 2 and all(type(v) is int for v in shard)
                 and 1 <= shard[0] <= shard[1]):
-            raise GenosegError(f"{part.directory / 'run.json'}: field 'shard' is not [I, N]")
-    count = first.summary["shard"][1]
+            raise DataError(f"{part.directory / 'run.json'}: field 'shard' is not [I, N]")
+    count = first.summary.shard[1]
     by_index: dict[int, Part] = {}
-    identity = _run_identity(first.summary)
+    identity = first.summary.identity(FREE_OPTIONS)
     for part in parts:
-        shard = part.summary.get("shard")
+        shard = part.summary.shard
         if not shard:
             raise UsageError(f"{part.directory}: not a shard (annotated without --shard)")
         if shard[1] != count:
             raise UsageError(f"{part.directory}: shard {shard[0]}/{shard[1]} is not one of {count} like {first.directory}")
         if shard[0] in by_index:
             raise UsageError(f"{part.directory}: shard {shard[0]}/{count} is also in {by_index[shard[0]].directory}")
-        other = _run_identity(part.summary)
+        other = part.summary.identity(FREE_OPTIONS)
         if other != identity:
             key = next(k for k in identity if identity[k] != other[k])
             if key == "options":
@@ -137,7 +109,7 @@ def _read_header(path: Path) -> list[str]:
             header.append(line)
             if line.startswith("# genoseg="):
                 return header
-    raise GenosegError(f"{path}: no genoseg header; not a file written by genoseg annotate")
+    raise DataError(f"{path}: no genoseg header; not a file written by genoseg annotate")
 
 
 def _body(path: Path) -> Iterator[str]:
@@ -154,7 +126,7 @@ def _renumber_intervals(line: str, offsets: dict[str, int], seen: dict[str, int]
     attrs = columns[8].split(";", 1)
     match = _INTERVAL_ID.match(attrs[0])
     if match is None:
-        raise GenosegError(f"unexpected GFF3 line in a genoseg part: {line.strip()[:120]}")
+        raise DataError(f"unexpected GFF3 line in a genoseg part: {line.strip()[:120]}")
     key, number = match.group(1), int(match.group(2))
     seen[key] = max(seen.get(key, 0), number)
     if not offsets.get(key):
@@ -234,7 +206,8 @@ def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[st
     return writer
 
 
-def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None, summary: dict) -> list[tuple[Path, Path]]:
+def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
+                summary: RunSummary) -> list[tuple[Path, Path]]:
     """Write the files of one run from `parts` (in genome order) under temporary names.
 
     Returns:
@@ -269,8 +242,8 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None, summa
             texts += _merge_genes(parts, output, proteins)
         elif proteins:
             raise UsageError(f"{parts[0].directory}: has no gene models, so there are no proteins to merge")
-        if summary["options"].get("bigwig", True):
-            for feature in summary["model_features"]:
+        if summary.options.get("bigwig", True):
+            for feature in summary.model_features:
                 target = AtomicFile(output.bigwig(feature))
                 bigwigs.append((target, _copy_bigwig([p.files.bigwig(feature) for p in parts], target, records)))
         for text in texts:
@@ -316,37 +289,18 @@ def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None) -> l
     return texts
 
 
-def sum_counts(counts: list[dict | None]) -> dict | None:
-    """Per-name totals of count dicts, in the first one's order; None when the parts have none."""
-    if not counts or counts[0] is None:
-        return None
-    total: dict[str, int] = {}
-    for part in counts:
-        for name, count in (part or {}).items():
-            total[name] = total.get(name, 0) + count
-    return total
-
-
-def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> dict:
-    """run.json of the whole run: counts summed over the parts, the run's description from the first."""
-    summary = dict(parts[0].summary)
-    for key in ADDITIVE:
-        summary[key] = sum(p.summary.get(key, 0) for p in parts)
-    for key in ("intervals", "gene_models"):
-        summary[key] = sum_counts([p.summary.get(key) for p in parts])
-    for key in TIMINGS:
-        summary[key] = round(sum(p.summary.get(key) or 0 for p in parts), 2)
-    wall = summary["wall_seconds"]
-    summary["bases_per_second"] = round(summary["bases_annotated"] / wall, 1) if wall else None
-    summary["outside_model_share"] = round(1 - summary["model_seconds"] / wall, 3) if wall else None
-    summary["peak_rss_mb"] = max(p.summary.get("peak_rss_mb") or 0 for p in parts)
-    summary["merged_from"] = [str(p.directory) for p in parts]
-    summary["shard"] = None
-    summary.pop("records_in_shard", None)
-    summary["options"] = {**summary["options"], "shard": None, "output": str(output), "proteins": proteins}
-    summary.pop("proteins_file", None)
-    if proteins:
-        summary["proteins_file"] = str(Path(proteins).resolve())
+def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> RunSummary:
+    """run.json of the whole run: counts and timings summed over the parts, the description from the first."""
+    first = parts[0].summary
+    counts, timings = first.counts, first.timings
+    for part in parts[1:]:
+        counts, timings = counts + part.summary.counts, timings + part.summary.timings
+    summary = replace(first, counts=counts, timings=timings, shard=None, records_in_shard=None,
+                      merged_from=[str(p.directory) for p in parts], outputs=None,
+                      options={**first.options, "shard": None, "output": str(output), "proteins": proteins},
+                      proteins_file=str(Path(proteins).resolve()) if proteins else None)
+    rates = timings.rates(counts.bases_annotated)
+    summary.bases_per_second, summary.outside_model_share = rates["bases_per_second"], rates["outside_model_share"]
     return summary
 
 
@@ -362,7 +316,7 @@ def merge_shards(directories: list[str], output: str, proteins: str | None = Non
     summary = merged_summary(parts, out, proteins)
     files = RunFiles(out, parts[0].files.stem)
     genes = parts[0].files.genes_gff3.is_file()
-    targets = files.planned(summary["model_features"], genes=genes, bigwig=summary["options"].get("bigwig", True))
+    targets = files.planned(summary.model_features, genes=genes, bigwig=summary.options.get("bigwig", True))
     inputs = [p.directory for p in parts] + [p.proteins for p in parts if p.proteins]
     check_targets(targets + ([Path(proteins)] if proteins else []), inputs, out, force)
     directory = OutputDirectory(out)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genoseg import stopping
-from genoseg.errors import GenosegError, UsageError
+from genoseg.errors import DataError, UsageError
+from genoseg.summary import RunSummary
 
 SUMMARY_FILE = "run.json"
 JOURNAL_FILE = ".genoseg-commit.json"
@@ -105,6 +106,42 @@ def read_summary(path: Path) -> dict | None:
     return data if isinstance(data, dict) and "genoseg_version" in data else None
 
 
+def finished_run(directory: Path) -> tuple[RunSummary, RunFiles]:
+    """The summary and files of the finished genoseg run in `directory` (for plot and evaluate).
+
+    Raises:
+        UsageError: `directory` holds no run.json.
+        DataError: its run.json is unreadable or not genoseg's.
+    """
+    path = directory / SUMMARY_FILE
+    if not path.is_file():
+        raise UsageError(f"{directory}: not a genoseg output directory (no {SUMMARY_FILE})")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a genoseg run summary ({exc})") from None
+    summary = RunSummary.from_json(path, data, required=("input",))
+    return summary, RunFiles(directory, output_stem(summary.input))
+
+
+def intervals_gff3_in(directory: Path) -> Path:
+    """The class-interval GFF3 of a run directory: named by its run.json, or, in a directory
+    without one, its only .gff3 that is not gene models (as older runs and hand-made ones have).
+
+    Raises:
+        UsageError: no such file, or several candidates.
+    """
+    if (directory / SUMMARY_FILE).is_file():
+        _, files = finished_run(directory)
+        if not files.intervals_gff3.is_file():
+            raise UsageError(f"{directory}: the run directory has no {files.intervals_gff3.name}")
+        return files.intervals_gff3
+    found = sorted(p for p in directory.glob("*.gff3") if not p.name.startswith(".") and not p.name.endswith(".genes.gff3"))
+    if len(found) != 1:
+        raise UsageError(f"{directory}: expected one interval .gff3 in the run directory, found {len(found)}")
+    return found[0]
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
@@ -157,19 +194,19 @@ class OutputDirectory:
 
     def make(self) -> Path:
         if self.path.exists() and not self.path.is_dir():
-            raise GenosegError(f"{self.path}: output directory is not writable (a file of that name exists)")
+            raise DataError(f"{self.path}: output directory is not writable (a file of that name exists)")
         if not self.path.exists():
             try:
                 self.path.mkdir(parents=True)
             except OSError as exc:
-                raise GenosegError(f"{self.path}: output directory is not writable (cannot create it: {exc.strerror or exc})") from None
+                raise DataError(f"{self.path}: output directory is not writable (cannot create it: {exc.strerror or exc})") from None
             self.created = True
         probe = self.path / f".genoseg-write-test-{os.getpid()}"
         try:
             probe.write_text("")
             probe.unlink()
         except OSError as exc:
-            raise GenosegError(f"{self.path}: output directory is not writable ({exc.strerror or exc})") from None
+            raise DataError(f"{self.path}: output directory is not writable ({exc.strerror or exc})") from None
         finish_interrupted_commit(self.path)
         return self.path
 
@@ -190,14 +227,14 @@ def finish_interrupted_commit(directory: Path) -> None:
         moves = json.loads(journal.read_text())["moves"]
         pairs = [(Path(tmp), Path(final)) for tmp, final in moves]
     except (OSError, ValueError, KeyError, TypeError):
-        raise GenosegError(f"{journal}: unreadable commit journal of an interrupted run; remove it and rerun") from None
+        raise DataError(f"{journal}: unreadable commit journal of an interrupted run; remove it and rerun") from None
     for tmp, final in pairs:
         if tmp.exists():
             os.replace(tmp, final)
     journal.unlink()
 
 
-def commit_set(directory: Path | None, moves: list[tuple[Path, Path]], summary: dict | None) -> None:
+def commit_set(directory: Path | None, moves: list[tuple[Path, Path]], summary: RunSummary | None) -> None:
     """Rename every (temporary, final) pair into place as one set, run.json last.
 
     With a `directory` and a `summary`, the summary is written as its run.json listing the
@@ -207,12 +244,12 @@ def commit_set(directory: Path | None, moves: list[tuple[Path, Path]], summary: 
     moves = list(moves)
     journal = journal_tmp = None
     if directory is not None and summary is not None:
-        summary["outputs"] = sorted({f.name for _, f in moves if f.parent.resolve() == directory.resolve()} | {SUMMARY_FILE})
+        summary.outputs = sorted({f.name for _, f in moves if f.parent.resolve() == directory.resolve()} | {SUMMARY_FILE})
         tmp = directory / f".{SUMMARY_FILE}.genoseg-partial-{os.getpid()}"
         journal = directory / JOURNAL_FILE
         journal_tmp = directory / f".{JOURNAL_FILE}.genoseg-partial-{os.getpid()}"
         try:
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+            tmp.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
             moves.append((tmp, directory / SUMMARY_FILE))
             journal_tmp.write_text(json.dumps({"moves": [[str(t.resolve()), str(f.resolve())] for t, f in moves]}) + "\n")
         except OSError:

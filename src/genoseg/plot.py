@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyBigWig
 
 from genoseg.annotation import CODING, LNCRNA, Annotation, read_annotation
-from genoseg.errors import GenosegError, UsageError
+from genoseg.errors import DataError, UsageError
+from genoseg.outputs import finished_run
 from genoseg.regions import resolve_region
-from genoseg.writers import safe_name, style_of
+from genoseg.writers import style_of
 
 
 def _tracks(run_dir: Path) -> tuple[list[str], dict[str, Path]]:
-    run_json = run_dir / "run.json"
-    if not run_json.is_file():
-        raise UsageError(f"{run_dir}: not a genoseg output directory (no run.json)")
-    run = json.loads(run_json.read_text())
-    features = run["model_features"]
-    paths = {}
-    for feature in features:
-        found = sorted(run_dir.glob(f"*.{safe_name(feature)}.bw"))
-        if found:
-            paths[feature] = found[0]
+    summary, files = finished_run(run_dir)
+    features = summary.model_features or []
+    paths = {f: files.bigwig(f) for f in features if files.bigwig(f).is_file()}
     if not paths:
-        raise GenosegError(f"{run_dir}: no bigWig tracks (was it run with --no-bigwig?)")
+        raise DataError(f"{run_dir}: no bigWig tracks (was it run with --no-bigwig?)")
     return [f for f in features if f in paths], paths
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from genoseg.errors import UsageError
+
 _REGION = re.compile(r"^(?P<record>.+?)(?::(?P<start>[\d,]+)-(?P<end>[\d,]+))?$")
 
 
-class RegionError(ValueError):
+class RegionError(UsageError):
     pass
 
 

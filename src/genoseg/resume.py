@@ -15,16 +15,22 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from genoseg.errors import UsageError
 from genoseg.merge import Part, read_part
+from genoseg.outputs import commit_set
+from genoseg.planning import Span, Target, span_key, span_length
+from genoseg.settings import AnnotateOptions
+from genoseg.sinks import Sink
+from genoseg.summary import Counts, RunSummary
+from genoseg.tiling import Window
 
 STATE_DIR = ".genoseg-resume"
-DEFAULT_UNIT_BASES = 1_000_000
 # Options that may change between a killed run and its resumption without changing the outputs.
 FREE_OPTIONS = ("threads", "output", "force")
 
@@ -122,10 +128,10 @@ class ResumeState:
         path.mkdir()
         return path
 
-    def complete(self, unit: int, summary: dict) -> None:
+    def complete(self, unit: int, summary: RunSummary) -> None:
         """Record a unit as done: its run.json last, then one rename makes the whole directory visible."""
         path = self.partial(unit)
-        (path / "run.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (path / "run.json").write_text(json.dumps(summary.to_json(), indent=1) + "\n")
         os.replace(path, self.final(unit))
 
     def parts(self, count: int) -> list[Part]:
@@ -133,3 +139,74 @@ class ResumeState:
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class UnitRun:
+    """A --resume run: segments grouped into units, each committed to the state directory when complete."""
+
+    def __init__(self, state: ResumeState, options: AnnotateOptions, kept: list[Span], block_of: dict[tuple[str, int], int],
+                 new_sink: Callable[[AnnotateOptions], Sink]) -> None:
+        self.state, self.options, self.new_sink = state, options, new_sink
+        keys = [span_key(t, s) for t, s in kept]
+        lengths = [span_length(t, s) for t, s in kept]
+        # Units end only where a batching block ends, so resumed batches are those of a full run.
+        units = plan_units(lengths, options.resume_unit, [block_of[k] for k in keys])
+        self.unit_of = dict(zip(keys, units))
+        self.last_key = {unit: key for key, unit in zip(keys, units)}  # later segments overwrite earlier
+        self.count = units[-1] + 1
+        self.reused = sum(state.is_done(u) for u in range(self.count))
+        self.bases_done = sum(n for n, u in zip(lengths, units) if state.is_done(u))
+        self.unit: int | None = None
+        self.sink: Sink | None = None
+        self.decode_seconds = 0.0
+        self._parts: list[Part] | None = None
+
+    def remaining(self, targets: list[Target]) -> list[Target]:
+        """The targets with only the segments of units still to do."""
+        out = []
+        for target in targets:
+            segments = [s for s in target.segments
+                        if (unit := self.unit_of.get(span_key(target, s))) is not None and not self.state.is_done(unit)]
+            if segments:
+                out.append(replace(target, segments=segments))
+        return out
+
+    def open(self, window: Window) -> Sink:
+        unit = self.unit_of[(window.record, window.keep_start)]
+        if unit != self.unit:
+            path = self.state.start(unit)
+            proteins = str(path / "proteins.faa") if self.options.proteins else None
+            self.unit, self.sink = unit, self.new_sink(replace(self.options, output=str(path), proteins=proteins))
+        return self.sink
+
+    def close(self, window: Window) -> None:
+        sink = self.sink
+        sink.end_segment()
+        if self.last_key[self.unit] != (window.record, window.keep_start):
+            return
+        commit_set(None, sink.outputs.finish(), None)
+        self.decode_seconds += sink.decode_seconds
+        self.state.complete(self.unit, RunSummary(
+            input=str(self.options.fasta), proteins_file="proteins.faa" if self.options.proteins else None,
+            counts=sink.counts()))
+        self.unit, self.sink = None, None
+
+    def finish(self) -> list[tuple[Path, Path]]:
+        return []  # every unit was committed as it completed; merging makes the run's files
+
+    def discard(self) -> None:
+        if self.sink is not None:
+            self.sink.outputs.discard()
+
+    def parts(self) -> list[Part]:
+        """Every unit's part directory, read once when all are complete."""
+        if self._parts is None:
+            self._parts = self.state.parts(self.count)
+        return self._parts
+
+    def counts(self) -> Counts:
+        parts = self.parts()
+        total = parts[0].summary.counts
+        for part in parts[1:]:
+            total = total + part.summary.counts
+        return total

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from genoseg.errors import UsageError
 from genoseg.fasta import Segment
-from genoseg.model.config import WINDOW_MULTIPLE
+from genoseg.model.limits import WINDOW_MULTIPLE
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Window:
         return self.end - self.start
 
 
-class TilingError(ValueError):
+class TilingError(UsageError):
     pass
 
 

@@ -19,14 +19,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from genoseg.errors import DataError
 from genoseg import __version__
 from genoseg.annotation import build_labels, read_annotation, supported_features
 from genoseg.fasta import IS_ACGT, FastaReader, reverse_complement
 from genoseg.metrics import Confusion
 from genoseg.model import SegmentNT, SegmentNTConfig, load_model
-from genoseg.model.config import WINDOW_MULTIPLE
+from genoseg.model.limits import WINDOW_MULTIPLE
 from genoseg.regions import Region, parse_region
-from genoseg.tokenizer import Tokenizer
+from genoseg.model.tokenizer import Tokenizer
 
 MODEL_SIZES: dict[str, dict] = {
     # 2.2 M parameters: trains at ~70 kb/s on 2 CPU cores; the bundled default.
@@ -68,7 +69,7 @@ class TrainSettings:
 SPLICE_CLASSES = ("splice_donor", "splice_acceptor")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(DataError, RuntimeError):
     pass
 
 

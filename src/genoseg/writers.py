@@ -13,10 +13,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from genoseg.annotation import utr_pieces
 from genoseg.bigwig import BigWigWriter
 from genoseg.fasta import Record
-from genoseg.gene_decoder import GeneModel
+from genoseg.genes.models import GeneModel, utr_pieces
 from genoseg.intervals import Interval
 from genoseg.outputs import RunFiles, file_name_part
 from genoseg.stitching import Track

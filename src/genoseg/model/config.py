@@ -12,6 +12,9 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
+from genoseg.errors import DataError
+from genoseg.model.limits import MAX_WINDOW_NT, WINDOW_MULTIPLE
+
 SEGMENT_NT_FEATURES: tuple[str, ...] = (
     "protein_coding_gene",
     "lncRNA",
@@ -29,18 +32,11 @@ SEGMENT_NT_FEATURES: tuple[str, ...] = (
     "promoter_Tissue_invariant",
 )
 
-# The longest window a config may set: attention memory grows with its square (the published
-# models use 30-50 kb windows).
-MAX_WINDOW_NT = 1_000_000
-
 # Rotary scaling is expressed relative to this many tokens (the NT-v2 pre-training context).
 ROTARY_REFERENCE_TOKENS = 2048
-NUCLEOTIDES_PER_TOKEN = 6
-# The head pools twice, so tokens (without <cls>) must be divisible by 4: 6 * 4 = 24 nt.
-WINDOW_MULTIPLE = NUCLEOTIDES_PER_TOKEN * 4
 
 
-class ConfigError(ValueError):
+class ConfigError(DataError, ValueError):
     """A checkpoint's configuration is invalid; raised before any weight is allocated."""
 
 

@@ -16,10 +16,11 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
+from genoseg.errors import DataError
 from genoseg.model.backbone import NucleotideTransformer
 from genoseg.model.config import ConfigError, SegmentNTConfig
 from genoseg.model.head import UNetHead
-from genoseg.tokenizer import Tokenizer
+from genoseg.model.tokenizer import Tokenizer
 
 OUTPUTS_PER_TOKEN = 6
 HUB_ALIASES = {
@@ -35,7 +36,7 @@ UNUSED_KEY_PATTERNS = [
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(DataError, RuntimeError):
     """A model could not be found or its checkpoint does not match the architecture."""
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genoseg.model.config import NUCLEOTIDES_PER_TOKEN, WINDOW_MULTIPLE
+from genoseg.errors import DataError
+from genoseg.model.limits import NUCLEOTIDES_PER_TOKEN, WINDOW_MULTIPLE
 
 CLS_ID = 3
 PAD_ID = 1
@@ -29,7 +30,7 @@ for _digit, _letter in enumerate(DIGIT_ALPHABET):
 _PLACE_VALUES = 4 ** np.arange(NUCLEOTIDES_PER_TOKEN - 1, -1, -1, dtype=np.int64)
 
 
-class TokenizationError(ValueError):
+class TokenizationError(DataError, ValueError):
     pass
 
 

@@ -1,0 +1,230 @@
+"""Fitting the decoder's sequence models from a genome and its reference annotation.
+
+This is the only gene code that reads an annotation. `fit_gene_parameters` counts true sites and
+decoys (every other GT/GC, AG or ATG inside genes), coding and intron 6-mers and length
+histograms on the coding transcripts of the given regions, and optionally trains the
+convolutional site classifiers; fitting takes seconds (minutes with the classifiers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genoseg.annotation import CODING, Annotation, read_annotation
+from genoseg.fasta import FastaReader, reverse_complement
+from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.sequence import CODE, find_motif, hexamer_index, spliced
+from genoseg.genes.sites import KINDS, MARGIN, Pwm, SiteClassifier, SiteNet, base_at, context_index, one_hot_windows
+from genoseg.regions import resolve_region
+
+
+# The intron length prior runs from 0 to this length, past the mode (86 nt in TAIR10), and the
+# per-base cost takes over beyond it: on the tuning slice a prior joined at 150-250 nt scored
+# best; the exon prior stops at its mode (a prior over longer exons cost precision).
+INTRON_PRIOR_JOIN = 200
+
+
+def _site_counts(codes: np.ndarray, positions: np.ndarray, offset: int, length: int, order: int) -> np.ndarray:
+    counts = np.ones((length, 4**order, 4), dtype=np.float64)  # +1 pseudocount
+    for column in range(length):
+        at = positions + offset + column
+        base = base_at(codes, at)
+        context, valid = context_index(codes, at, order)
+        valid &= base < 4
+        np.add.at(counts[column], (context[valid], base[valid]), 1)
+    return counts if order else counts[:, 0, :]
+
+
+def _pwm(codes: np.ndarray, true_sites: np.ndarray, decoys: np.ndarray, offset: int, length: int, order: int = 0) -> Pwm:
+    real = _site_counts(codes, true_sites, offset, length, order)
+    background = _site_counts(codes, decoys, offset, length, order)
+    log_odds = np.log(real / real.sum(-1, keepdims=True)) - np.log(background / background.sum(-1, keepdims=True))
+    return Pwm(offset, np.round(log_odds, 4).tolist(), order)
+
+
+def _markov_log_odds(counts: np.ndarray) -> np.ndarray:
+    """log P(last base | the five before) for each 6-mer, from (rows, 4096) 6-mer counts."""
+    grouped = counts.reshape(len(counts), 1024, 4)
+    return np.log(grouped / grouped.sum(-1, keepdims=True)).reshape(len(counts), 4096)
+
+
+def length_log_odds(lengths: list[int], join: int = 0, smooth: int = 4, lowest: float = -8.0) -> list[float] | None:
+    """log(density(L) / density(J)) for L < J, J the larger of `join` and the mode of the
+    smoothed length histogram (see GeneParameters.intron_length_log_odds)."""
+    if not lengths:
+        return None
+    counts = np.bincount(np.asarray(lengths, dtype=np.int64), minlength=max(join, 2 * smooth) + 2).astype(np.float64)
+    kernel = np.ones(2 * smooth + 1) / (2 * smooth + 1)
+    density = np.convolve(counts, kernel, mode="same") + 0.5 / len(counts)
+    join = max(join, int(np.argmax(density)))
+    return np.round(np.maximum(np.log(density[:join] / density[join]), lowest), 3).tolist()
+
+
+def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> float:
+    if not sites:
+        return -1e9
+    return round(float(np.percentile(pwm.score(codes, np.array(sites)), percentile)), 3)
+
+
+def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | None = None,
+                        site_epochs: int = 0) -> GeneParameters:
+    """Fit site models, the start-codon matrix and the coding models on the coding transcripts
+    inside `regions`; with `site_epochs`, also train the convolutional site classifiers for that
+    many passes over the sites (minutes on a CPU, where the rest takes seconds).
+
+    Sites are counted in transcript orientation: each record is read forward and reverse
+    complemented, and every transcript is taken on the strand it lies on.
+    """
+    annotation: Annotation = read_annotation(annotation_path)
+    coding_counts = np.ones(4097, dtype=np.float64)
+    background_counts = np.ones(4097, dtype=np.float64)
+    markov_counts = np.ones((3, 4097), dtype=np.float64)
+    markov_background = np.ones(4097, dtype=np.float64)
+    intron_counts = np.ones(4097, dtype=np.float64)
+    donors_true, acceptors_true, starts_true = [], [], []
+    intron_lengths: list[int] = []  # between CDS segments
+    exon_lengths: list[int] = []  # internal CDS segments
+    donors_decoy, acceptors_decoy, starts_decoy = [], [], []
+    chunks: list[np.ndarray] = []
+    transcripts_used = 0
+    with FastaReader(fasta) as reader:
+        lengths = {r.name: r.length for r in reader.records}
+        spans = [resolve_region(text, lengths) for text in regions or []] or [
+            resolve_region(name, lengths) for name in lengths
+        ]
+        base = 0
+        for span in spans:
+            end = span.end if span.end is not None else lengths[span.record]
+            bases = reader.fetch(span.record, span.start, end)
+            forward, backward = CODE[bases], CODE[reverse_complement(bases)]
+            n = len(forward)
+            genes_seen: set[str] = set()
+            transcripts = sorted(
+                (t for t in annotation.on(span.record)
+                 if t.biotype == CODING and t.cds and t.start >= span.start and t.end <= end),
+                key=lambda t: -sum(e - s for s, e in t.cds),
+            )
+            for orientation, codes in (("+", forward), ("-", backward)):
+                def local(x: int) -> int:
+                    return x - span.start if orientation == "+" else end - x
+
+                genic = np.zeros(n, dtype=bool)
+                in_cds = np.zeros(n, dtype=bool)
+                in_intron = np.zeros(n, dtype=bool)
+                for t in transcripts:
+                    if t.strand != orientation or (t.gene_id or t.id) in genes_seen:
+                        continue
+                    genes_seen.add(t.gene_id or t.id)
+                    transcripts_used += 1
+                    exons = sorted((min(local(s), local(e)), max(local(s), local(e))) for s, e in t.exons)
+                    cds = sorted((min(local(s), local(e)), max(local(s), local(e))) for s, e in t.cds)
+                    genic[exons[0][0] : exons[-1][1]] = True
+                    for (_, left_end), (right_start, _) in zip(exons, exons[1:]):
+                        in_intron[left_end:right_start] = True
+                        donors_true.append(base + left_end)
+                        acceptors_true.append(base + right_start)
+                    starts_true.append(base + cds[0][0])
+                    intron_lengths += [b - a for (_, a), (b, _) in zip(cds, cds[1:])]
+                    exon_lengths += [e - s for s, e in cds[1:-1]]
+                    for s, e in cds:
+                        in_cds[s:e] = True
+                    spliced_index = hexamer_index(spliced(codes, cds))
+                    coding_counts += np.bincount(spliced_index[0::3], minlength=4097)
+                    # 6-mer starting at k ends at k + 5, whose codon position is (k + 5) % 3.
+                    for position in range(3):
+                        markov_counts[position] += np.bincount(spliced_index[(position - 5) % 3 :: 3], minlength=4097)
+                index = hexamer_index(codes)
+                background_counts += np.bincount(index[~in_cds], minlength=4097)
+                ends_outside = np.zeros(n, dtype=bool)
+                ends_outside[: max(n - 5, 0)] = ~in_cds[5:]
+                markov_background += np.bincount(index[ends_outside], minlength=4097)
+                within_intron = np.zeros(n, dtype=bool)  # the whole 6-mer inside one intron
+                within_intron[: max(n - 5, 0)] = in_intron[: max(n - 5, 0)] & in_intron[5:]
+                intron_counts += np.bincount(index[within_intron], minlength=4097)
+                # Decoys: every occurrence of the core motif inside genes, so the matrices learn
+                # what tells a real site from the many look-alikes the decoder will meet.
+                for motif, shift, decoys in (("GT", 0, donors_decoy), ("GC", 0, donors_decoy),
+                                             ("AG", 2, acceptors_decoy), ("ATG", 0, starts_decoy)):
+                    hits = find_motif(codes, motif) + shift
+                    decoys.extend((base + hits[genic[np.clip(hits, 0, n - 1)]]).tolist())
+                chunks.append(codes)
+                base += n
+            genes_seen.clear()
+    codes = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    coding = coding_counts[:4096] / coding_counts[:4096].sum()
+    background = background_counts[:4096] / background_counts[:4096].sum()
+    # Windows: donor -3..+8 (exon end, GT, 7 intron bases), acceptor -40..+2 (branch point and
+    # polypyrimidine tract, AG, 3 exon bases); wider windows and order 2 added nothing for donors.
+    donor = _pwm(codes, np.array(donors_true), np.array(donors_decoy), -3, 12, order=1)
+    acceptor = _pwm(codes, np.array(acceptors_true), np.array(acceptors_decoy), -40, 43, order=2)
+    classifier = None
+    if site_epochs > 0 and donors_true:
+        classifier = fit_site_classifier(codes, {"donor": (np.array(donors_true), np.array(donors_decoy)),
+                                                 "acceptor": (np.array(acceptors_true), np.array(acceptors_decoy))},
+                                         epochs=site_epochs)
+    return GeneParameters(
+        donor=donor,
+        acceptor=acceptor,
+        # Floors low in the true sites' score distribution: the decoder skips the decoys below
+        # them. Besides speed this was the largest single gain in accuracy measured (exon F1
+        # 0.11 → 0.33 on the tuning slice, at the 5th percentile): weak decoys are where the
+        # blurred network lets a wrong path win. Once introns carried their own penalty, lower
+        # floors (keeping more weak true sites) paid: tuned on TAIR10 to the 0.78th (donor) and
+        # 2.16th (acceptor) percentiles; with the site classifiers, which tell weak true sites
+        # from decoys far better than the matrices, lower still: the 0.1th and 1st (see
+        # docs/models.md, step 11), which the bundled gene_model.json holds.
+        donor_floor=_floor(donor, codes, donors_true, 0.1),
+        acceptor_floor=_floor(acceptor, codes, acceptors_true, 1.0),
+        start=_pwm(codes, np.array(starts_true), np.array(starts_decoy), -9, 15),
+        hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
+        coding_markov=np.round(_markov_log_odds(markov_counts[:, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4).tolist(),
+        intron_length_log_odds=length_log_odds(intron_lengths, join=INTRON_PRIOR_JOIN),
+        exon_length_log_odds=length_log_odds(exon_lengths),
+        intron_markov=np.round(_markov_log_odds(intron_counts[None, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4)[0].tolist(),
+        site_classifier=classifier,
+        notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
+               "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},
+    )
+
+
+def fit_site_net(codes: np.ndarray, sites: np.ndarray, decoys: np.ndarray, flank: int = 80, epochs: int = 3,
+                 max_decoys: int = 300_000, batch: int = 512, learning_rate: float = 2e-3,
+                 seed: int = 0) -> tuple[SiteNet, float]:
+    """Train one network on true sites against (a sample of) decoys; returns it and its prior."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    if len(decoys) > max_decoys:
+        decoys = rng.choice(decoys, size=max_decoys, replace=False)
+    positions = np.concatenate([sites, decoys]).astype(np.int64)
+    labels = torch.cat([torch.ones(len(sites)), torch.zeros(len(decoys))])
+    net = SiteNet(flank)
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * 0.5**epoch
+        net.train()
+        order = torch.randperm(len(positions), generator=generator).numpy()
+        for i in range(0, len(order), batch):
+            chosen = order[i : i + batch]
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                net(one_hot_windows(codes, positions[chosen] - flank - MARGIN, 2 * (flank + MARGIN))), labels[chosen])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return net.eval(), float(np.log(len(sites) / max(len(decoys), 1)))
+
+
+def fit_site_classifier(codes: np.ndarray, sites: dict[str, tuple[np.ndarray, np.ndarray]], flank: int = 80,
+                        epochs: int = 3, max_decoys: int = 300_000, seed: int = 0) -> SiteClassifier:
+    """`sites[kind]` = (true positions, decoy positions) in `codes`, for kind in donor, acceptor."""
+    nets, priors = {}, {}
+    for k, kind in enumerate(KINDS):
+        true, decoys = sites[kind]
+        nets[kind], priors[kind] = fit_site_net(codes, np.asarray(true), np.asarray(decoys), flank, epochs,
+                                                max_decoys, seed=seed + k)
+    return SiteClassifier(nets, priors, flank)

@@ -1,0 +1,80 @@
+"""Sequence helpers shared by the gene code: base codes, motifs, codon table, translation.
+
+Sequences here are arrays of base codes 0..4 (A, C, G, T, anything else), made from upper-case
+ASCII with `CODE`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# Base → 0..3, anything else → 4.
+CODE = np.full(256, 4, dtype=np.int64)
+for _i, _b in enumerate(b"ACGT"):
+    CODE[_b] = _i
+
+
+CODON_TABLE = {
+    a + b + c: aa
+    for (a, b, c), aa in zip(
+        ((x, y, z) for x in "TCAG" for y in "TCAG" for z in "TCAG"),
+        "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+    )
+}
+
+
+STOP_CODONS = ("TAA", "TAG", "TGA")
+
+
+def translate(codes: np.ndarray) -> str:
+    text = bytes(np.frombuffer(b"ACGTN", dtype=np.uint8)[np.minimum(codes, 4)]).decode()
+    return "".join(CODON_TABLE.get(text[i : i + 3], "X") for i in range(0, len(text) - 2, 3))
+
+
+def complete_protein(codes: np.ndarray, cds: list[tuple[int, int]], min_cds: int) -> str | None:
+    """The protein if the spliced CDS is ATG…stop with no in-frame stop; None otherwise."""
+    coding = spliced(codes, cds)
+    if len(coding) % 3 or len(coding) < max(min_cds, 6):
+        return None
+    protein = translate(coding)
+    if not protein.startswith("M") or not protein.endswith("*") or "*" in protein[:-1]:
+        return None
+    return protein[:-1]
+
+
+def find_motif(codes: np.ndarray, motif: str) -> np.ndarray:
+    """Positions where `motif` (ACGT text) starts in a 0..4 code array."""
+    hits = np.ones(max(len(codes) - len(motif) + 1, 0), dtype=bool)
+    for k, base in enumerate(motif):
+        hits &= codes[k : k + len(hits)] == "ACGT".index(base)
+    return np.flatnonzero(hits)
+
+
+def spliced(codes: np.ndarray, pieces: list[tuple[int, int]]) -> np.ndarray:
+    """The pieces [start, end) of `codes` joined in order (a transcript's CDS, say)."""
+    return np.concatenate([codes[s:e] for s, e in pieces])
+
+
+def hexamer_index(codes: np.ndarray) -> np.ndarray:
+    """(n,) index of the 6-mer starting at each position; 4096 where it runs off the end or hits N."""
+    n = len(codes)
+    index = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+    for k in range(6):
+        shifted = np.full(n, 4, dtype=np.int64)
+        if k < n:
+            shifted[: n - k] = codes[k:]
+        bad |= shifted == 4
+        index = index * 4 + np.minimum(shifted, 3)
+    index[bad] = 4096
+    return index
+
+
+def hexamers_ending_at(codes: np.ndarray) -> np.ndarray:
+    """(n,) index of the 6-mer ending at each position (a Markov chain's context and base);
+    4096 for the first five positions and where an N falls inside."""
+    n = len(codes)
+    ending = np.full(n, 4096, dtype=np.int64)
+    ending[5:] = hexamer_index(codes)[: max(n - 5, 0)]
+    return ending

@@ -139,3 +139,11 @@ def assert_same_run(got: Path, want: Path, proteins: tuple[Path, Path] | None = 
         for key in ("output", "proteins", "resume", "resume_unit", "threads", "force"):
             summary["options"].pop(key)
     assert summaries[0] == summaries[1]
+
+
+def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
+    """A plain FASTA of `records` (name → sequence), lines of `width` bases."""
+    with open(path, "w") as handle:
+        for name, seq in records.items():
+            handle.write(f">{name}\n" + "".join(seq[i : i + width] + "\n" for i in range(0, len(seq), width)))
+    return path

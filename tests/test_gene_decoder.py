@@ -377,15 +377,6 @@ def test_proteins_match_the_genome(tmp_path):
         assert translate(CODE[np.frombuffer(spliced.encode(), np.uint8)]) == model.protein + "*"
 
 
-def test_parameters_round_trip(tmp_path):
-    params = GeneParameters(min_intron=70)
-    params.save(tmp_path / "p.json")
-    assert GeneParameters.load(tmp_path / "p.json") == params
-    bundled = Path(__file__).parents[1] / "src" / "genoseg" / "models" / "default" / "gene_model.json"
-    loaded = GeneParameters.load(bundled)
-    assert loaded.donor is not None and len(loaded.hexamer) == 4096
-
-
 def test_cli_gene_model_options(tmp_path, tiny_model_dir):
     from click.testing import CliRunner
 

@@ -17,12 +17,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 from safetensors.torch import load_file, save_file
 
-from genoseg import outputs, stopping
 from genoseg.cli import main
 from genoseg.fasta import index_matches
-from genoseg.genes.parameters import BUNDLED_FILE, GeneParameters
-from genoseg.outputs import OutputDirectory
-from genoseg.summary import RunSummary
+from genoseg.genes.parameters import BUNDLED_FILE
+from tests.helpers import write_fasta
 
 BAD = Path(__file__).parent / "data" / "bad"
 SEQUENCE = "ACGTTGCAAC" * 120
@@ -43,13 +41,6 @@ def one_line(result, code, *needles):
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
-
-
-def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
-    with open(path, "w") as handle:
-        for name, seq in records.items():
-            handle.write(f">{name}\n" + "".join(seq[i : i + width] + "\n" for i in range(0, len(seq), width)))
-    return path
 
 
 @pytest.fixture
@@ -151,14 +142,6 @@ def test_a_wrong_index_beside_a_bgzip_file_is_replaced_by_a_fresh_one(tmp_path, 
     assert annotate(bgz, tiny_model_dir, tmp_path / "out2").exit_code == 0
 
 
-def test_a_current_index_is_recognised(tmp_path):
-    genome = write_fasta(tmp_path / "g.fa", {"a": SEQUENCE, "b": SEQUENCE[:7]})
-    pysam.faidx(str(genome))
-    assert index_matches(genome, Path(f"{genome}.fai"), None)
-    write_fasta(genome, {"a": SEQUENCE, "b": SEQUENCE[:7], "c": "ACGT"})  # a record appended
-    assert not index_matches(genome, Path(f"{genome}.fai"), None)
-
-
 # 3. Crafted model configs and weights ----------------------------------------------------------
 
 def _copy_model(source: Path, target: Path, **config_changes) -> Path:
@@ -231,11 +214,6 @@ def test_malformed_gene_parameters_are_refused_by_name(genome, tiny_model_dir, t
     one_line(annotate(genome, tiny_model_dir, tmp_path / "out", "--gene-parameters", path), 1, str(path), needle)
 
 
-def test_the_bundled_gene_parameters_pass_their_own_checks():
-    params = GeneParameters.load(BUNDLED_FILE)
-    assert params.site_classifier is not None and params.min_exon >= 1
-
-
 def test_a_site_classifier_with_crafted_sizes_is_refused(genome, tiny_model_dir, tmp_path):
     path = _gene_parameters(tmp_path)
     classifier = path.parent / "site_classifier.safetensors"
@@ -246,50 +224,6 @@ def test_a_site_classifier_with_crafted_sizes_is_refused(genome, tiny_model_dir,
 
 
 # 4. Outputs land as one set --------------------------------------------------------------------
-
-def test_sigterm_during_the_renames_leaves_the_whole_new_set(tmp_path, monkeypatch):
-    directory = tmp_path / "out"
-    directory.mkdir()
-    (directory / "run.json").write_text(json.dumps({"genoseg_version": "old", "outputs": ["a.txt", "run.json"]}))
-    (directory / "a.txt").write_text("old a")
-    moves = []
-    for name in ("a.txt", "b.txt", "c.txt"):
-        tmp = directory / f".{name}.partial"
-        tmp.write_text(f"new {name}")
-        moves.append((tmp, directory / name))
-    real_replace = os.replace
-    calls = []
-
-    def replace_then_signal(src, dst):
-        real_replace(src, dst)
-        calls.append(dst)
-        if len(calls) == 2:  # the signal arrives in the middle of the set
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    previous = signal.signal(signal.SIGTERM, stopping.handle_signal)
-    monkeypatch.setattr(outputs.os, "replace", replace_then_signal)
-    try:
-        with pytest.raises(stopping.Terminated) as caught:
-            outputs.commit_set(directory, moves, RunSummary(input="genome.fa", genoseg_version="new"))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    assert caught.value.completed == str(directory)
-    assert sorted(p.name for p in directory.iterdir()) == ["a.txt", "b.txt", "c.txt", "run.json"]
-    assert json.loads((directory / "run.json").read_text())["outputs"] == ["a.txt", "b.txt", "c.txt", "run.json"]
-    assert (directory / "a.txt").read_text() == "new a.txt"
-
-
-def test_a_commit_cut_short_by_a_hard_kill_is_finished_by_the_next_run(tmp_path):
-    directory = tmp_path / "out"
-    directory.mkdir()
-    tmp = directory / ".x.partial"
-    tmp.write_text("new")
-    summary_tmp = directory / ".run.json.partial"
-    summary_tmp.write_text(json.dumps({"genoseg_version": "1", "outputs": ["run.json", "x"]}))
-    (directory / outputs.JOURNAL_FILE).write_text(json.dumps({"moves": [
-        [str(tmp), str(directory / "x")], [str(summary_tmp), str(directory / "run.json")]]}))
-    OutputDirectory(directory).make()
-    assert sorted(p.name for p in directory.iterdir()) == ["run.json", "x"]
 
 
 def test_sigterm_while_committing_a_real_run_says_what_was_completed(genome, tiny_model_dir, tmp_path):

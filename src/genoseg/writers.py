@@ -51,7 +51,6 @@ def style_of(feature: str) -> FeatureStyle:
     return FEATURE_STYLES.get(feature, DEFAULT_STYLE)
 
 
-safe_name = file_name_part
 
 # GFF3 column 1: these characters stand as they are; every other byte is written %XX.
 _SEQID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:^*$@!+_?-|")
@@ -162,7 +161,7 @@ class Gff3Writer:
 
     def write(self, interval: Interval) -> None:
         style = style_of(interval.feature)
-        key = safe_name(interval.feature)
+        key = file_name_part(interval.feature)
         self.ids[key] = self.ids.get(key, 0) + 1
         attrs = [f"ID={key}_{self.ids[key]}", f"class={_escape(interval.feature)}", f"peak_probability={interval.peak:.3f}"]
         if style.extra:

@@ -1,0 +1,69 @@
+"""genes/parameters.py: gene_model.json, written and read back, and checked field by field on load."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from genoseg.genes.parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters, check_fields
+from genoseg.genes.sites import Pwm
+
+
+def test_parameters_round_trip(tmp_path):
+    params = GeneParameters(min_intron=70)
+    params.save(tmp_path / "p.json")
+    assert GeneParameters.load(tmp_path / "p.json") == params
+    loaded = GeneParameters.load(BUNDLED_FILE)
+    assert loaded.donor is not None and len(loaded.hexamer) == 4096
+
+
+def test_the_bundled_gene_parameters_pass_their_own_checks():
+    params = GeneParameters.load(BUNDLED_FILE)
+    assert params.site_classifier is not None and params.min_exon >= 1
+
+
+def test_a_saved_site_model_and_chain_score_as_before(tmp_path):
+    rng = np.random.default_rng(3)
+    params = GeneParameters(donor=Pwm(-3, rng.normal(size=(12, 4, 4)).round(3).tolist(), order=1),
+                            intron_markov=rng.normal(size=4096).round(3).tolist(), weight_intron=2.0)
+    params.save(tmp_path / "gene_model.json")
+    loaded = GeneParameters.load(tmp_path / "gene_model.json")
+    codes = rng.integers(0, 4, 500)
+    positions = np.arange(10, 490, 7)
+    assert np.array_equal(loaded.donor.score(codes, positions), params.donor.score(codes, positions))
+    assert np.array_equal(loaded.intron_per_base(codes), params.intron_per_base(codes))
+    assert loaded.intron_per_base(codes)[:5].tolist() == [0.0] * 5  # no full 6-mer yet
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"weight_coding": math.nan}, "weight_coding"),
+    ({"min_exon": 0}, "min_exon"),
+    ({"hexamer": [0.0] * 10}, "hexamer"),
+    ({"intron_markov": [math.inf] * 4096}, "intron_markov"),
+    ({"frobnicate": 1}, "frobnicate"),
+])
+def test_check_fields_names_the_first_bad_field(changes, needle):
+    data = json.loads(BUNDLED_FILE.read_text())
+    check_fields(data)
+    data.update(changes)
+    with pytest.raises(ValueError, match=needle):
+        check_fields(data)
+
+
+def test_every_fitted_field_is_a_parameter():
+    assert set(FITTED_FIELDS) <= set(GeneParameters.__dataclass_fields__)
+
+
+def test_coding_per_base_reads_each_frame_class():
+    """coding_markov[p] scores the last base of a 6-mer at codon position p. Frame class r
+    (codons start at positions ≡ r mod 3) puts base i at codon position (i - r) mod 3, so one
+    6-mer ending at base 7 scores table[(7 - r) % 3] in row r, and nothing elsewhere."""
+    index = int("".join(str("ACGT".index(b)) for b in "ATGATG"), 4)
+    table = np.zeros((3, 4096))
+    table[:, index] = [10.0, 20.0, 30.0]
+    params = GeneParameters(coding_markov=table.tolist())
+    codes = np.array(["ACGT".index(b) for b in "CCATGATGCC"])
+    rows = params.coding_per_base(codes)
+    assert [row[7] for row in rows] == [20.0, 10.0, 30.0]
+    assert all(np.count_nonzero(row) == 1 for row in rows) and len(rows[0]) == len(codes)

@@ -36,29 +36,26 @@ from genoseg.genes.stream import GeneDecoder
 from genoseg.metrics import SetAgreement
 from genoseg.regions import parse_region
 from genoseg.stitching import Track
-from genoseg.writers import safe_name
+from genoseg.outputs import finished_run
 
 BUNDLED = Path(__file__).resolve().parents[1] / "src" / "genoseg" / "models" / "default"
 PIECE = 1 << 16  # bases per Track fed to the decoder, about what annotate's stitcher hands it
 
 
 def features_of(run: Path) -> list[str]:
-    summary = run / "run.json"
-    if summary.is_file():
-        data = json.loads(summary.read_text())
-        if data.get("features"):
-            return list(data["features"])
-    return list(json.loads((BUNDLED / "config.json").read_text())["features"])
+    summary, _ = finished_run(run)
+    return list(summary.model_features or json.loads((BUNDLED / "config.json").read_text())["features"])
 
 
 def read_tracks(run: Path, features: list[str], record: str, start: int, end: int) -> np.ndarray:
     """(end - start, F) probabilities; NaN where the run wrote nothing (N runs, skipped segments)."""
     out = np.empty((end - start, len(features)), dtype=np.float32)
+    _, files = finished_run(run)
     for f, feature in enumerate(features):
-        paths = [p for p in run.glob(f"*.{safe_name(feature)}.bw") if not p.name.startswith(".")]
-        if len(paths) != 1:
-            raise SystemExit(f"{run}: expected one bigWig for {feature}, found {len(paths)}")
-        with pyBigWig.open(str(paths[0])) as bw:
+        path = files.bigwig(feature)
+        if not path.is_file():
+            raise SystemExit(f"{run}: no bigWig for {feature} ({path.name})")
+        with pyBigWig.open(str(path)) as bw:
             out[:, f] = np.asarray(bw.values(record, start, end, numpy=True), dtype=np.float32)
     return out
 

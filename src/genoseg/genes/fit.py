@@ -8,6 +8,7 @@ convolutional site classifiers; fitting takes seconds (minutes with the classifi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,24 @@ def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> 
     return round(float(np.percentile(pwm.score(codes, np.array(sites)), percentile)), 3)
 
 
+@dataclass
+class _Samples:
+    """What fitting counts over the coding transcripts, record by record and strand by strand."""
+
+    coding: np.ndarray = field(default_factory=lambda: np.ones(4097))  # in-frame codon 6-mers
+    background: np.ndarray = field(default_factory=lambda: np.ones(4097))  # 6-mers outside CDS
+    markov: np.ndarray = field(default_factory=lambda: np.ones((3, 4097)))  # by codon position of the last base
+    markov_background: np.ndarray = field(default_factory=lambda: np.ones(4097))
+    intron: np.ndarray = field(default_factory=lambda: np.ones(4097))  # 6-mers wholly inside one intron
+    sites: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in ("donor", "acceptor", "start")})
+    decoys: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in ("donor", "acceptor", "start")})
+    intron_lengths: list[int] = field(default_factory=list)  # between CDS segments
+    exon_lengths: list[int] = field(default_factory=list)  # internal CDS segments
+    chunks: list[np.ndarray] = field(default_factory=list)  # every oriented sequence, end to end
+    transcripts: int = 0
+    base: int = 0  # where the next oriented sequence starts in the concatenation
+
+
 def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | None = None,
                         site_epochs: int = 0) -> GeneParameters:
     """Fit site models, the start-codon matrix and the coding models on the coding transcripts
@@ -80,92 +99,93 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     complemented, and every transcript is taken on the strand it lies on.
     """
     annotation: Annotation = read_annotation(annotation_path)
-    coding_counts = np.ones(4097, dtype=np.float64)
-    background_counts = np.ones(4097, dtype=np.float64)
-    markov_counts = np.ones((3, 4097), dtype=np.float64)
-    markov_background = np.ones(4097, dtype=np.float64)
-    intron_counts = np.ones(4097, dtype=np.float64)
-    donors_true, acceptors_true, starts_true = [], [], []
-    intron_lengths: list[int] = []  # between CDS segments
-    exon_lengths: list[int] = []  # internal CDS segments
-    donors_decoy, acceptors_decoy, starts_decoy = [], [], []
-    chunks: list[np.ndarray] = []
-    transcripts_used = 0
+    samples = _Samples()
     with FastaReader(fasta) as reader:
         lengths = {r.name: r.length for r in reader.records}
         spans = [resolve_region(text, lengths) for text in regions or []] or [
             resolve_region(name, lengths) for name in lengths
         ]
-        base = 0
         for span in spans:
             end = span.end if span.end is not None else lengths[span.record]
             bases = reader.fetch(span.record, span.start, end)
-            forward, backward = CODE[bases], CODE[reverse_complement(bases)]
-            n = len(forward)
-            genes_seen: set[str] = set()
             transcripts = sorted(
                 (t for t in annotation.on(span.record)
                  if t.biotype == CODING and t.cds and t.start >= span.start and t.end <= end),
                 key=lambda t: -sum(e - s for s, e in t.cds),
             )
-            for orientation, codes in (("+", forward), ("-", backward)):
+            genes_seen: set[str] = set()
+            for orientation, codes in (("+", CODE[bases]), ("-", CODE[reverse_complement(bases)])):
                 def local(x: int) -> int:
                     return x - span.start if orientation == "+" else end - x
 
-                genic = np.zeros(n, dtype=bool)
-                in_cds = np.zeros(n, dtype=bool)
-                in_intron = np.zeros(n, dtype=bool)
+                chosen = []
                 for t in transcripts:
                     if t.strand != orientation or (t.gene_id or t.id) in genes_seen:
                         continue
                     genes_seen.add(t.gene_id or t.id)
-                    transcripts_used += 1
-                    exons = sorted((min(local(s), local(e)), max(local(s), local(e))) for s, e in t.exons)
-                    cds = sorted((min(local(s), local(e)), max(local(s), local(e))) for s, e in t.cds)
-                    genic[exons[0][0] : exons[-1][1]] = True
-                    for (_, left_end), (right_start, _) in zip(exons, exons[1:]):
-                        in_intron[left_end:right_start] = True
-                        donors_true.append(base + left_end)
-                        acceptors_true.append(base + right_start)
-                    starts_true.append(base + cds[0][0])
-                    intron_lengths += [b - a for (_, a), (b, _) in zip(cds, cds[1:])]
-                    exon_lengths += [e - s for s, e in cds[1:-1]]
-                    for s, e in cds:
-                        in_cds[s:e] = True
-                    spliced_index = hexamer_index(spliced(codes, cds))
-                    coding_counts += np.bincount(spliced_index[0::3], minlength=4097)
-                    # 6-mer starting at k ends at k + 5, whose codon position is (k + 5) % 3.
-                    for position in range(3):
-                        markov_counts[position] += np.bincount(spliced_index[(position - 5) % 3 :: 3], minlength=4097)
-                index = hexamer_index(codes)
-                background_counts += np.bincount(index[~in_cds], minlength=4097)
-                ends_outside = np.zeros(n, dtype=bool)
-                ends_outside[: max(n - 5, 0)] = ~in_cds[5:]
-                markov_background += np.bincount(index[ends_outside], minlength=4097)
-                within_intron = np.zeros(n, dtype=bool)  # the whole 6-mer inside one intron
-                within_intron[: max(n - 5, 0)] = in_intron[: max(n - 5, 0)] & in_intron[5:]
-                intron_counts += np.bincount(index[within_intron], minlength=4097)
-                # Decoys: every occurrence of the core motif inside genes, so the matrices learn
-                # what tells a real site from the many look-alikes the decoder will meet.
-                for motif, shift, decoys in (("GT", 0, donors_decoy), ("GC", 0, donors_decoy),
-                                             ("AG", 2, acceptors_decoy), ("ATG", 0, starts_decoy)):
-                    hits = find_motif(codes, motif) + shift
-                    decoys.extend((base + hits[genic[np.clip(hits, 0, n - 1)]]).tolist())
-                chunks.append(codes)
-                base += n
-            genes_seen.clear()
-    codes = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
-    coding = coding_counts[:4096] / coding_counts[:4096].sum()
-    background = background_counts[:4096] / background_counts[:4096].sum()
+                    chosen.append(([tuple(sorted((local(s), local(e)))) for s, e in t.exons],
+                                   [tuple(sorted((local(s), local(e)))) for s, e in t.cds]))
+                _count_strand(samples, codes, chosen)
+    return _parameters_from(samples, fasta, annotation_path, regions, site_epochs)
+
+
+def _count_strand(samples: _Samples, codes: np.ndarray, transcripts: list[tuple[list, list]]) -> None:
+    """Add one oriented sequence and its transcripts' (exons, CDS), in its own coordinates."""
+    n, base = len(codes), samples.base
+    genic = np.zeros(n, dtype=bool)
+    in_cds = np.zeros(n, dtype=bool)
+    in_intron = np.zeros(n, dtype=bool)
+    for exons, cds in transcripts:
+        exons, cds = sorted(exons), sorted(cds)
+        samples.transcripts += 1
+        genic[exons[0][0] : exons[-1][1]] = True
+        for (_, left_end), (right_start, _) in zip(exons, exons[1:]):
+            in_intron[left_end:right_start] = True
+            samples.sites["donor"].append(base + left_end)
+            samples.sites["acceptor"].append(base + right_start)
+        samples.sites["start"].append(base + cds[0][0])
+        samples.intron_lengths += [b - a for (_, a), (b, _) in zip(cds, cds[1:])]
+        samples.exon_lengths += [e - s for s, e in cds[1:-1]]
+        for s, e in cds:
+            in_cds[s:e] = True
+        spliced_index = hexamer_index(spliced(codes, cds))
+        samples.coding += np.bincount(spliced_index[0::3], minlength=4097)
+        # 6-mer starting at k ends at k + 5, whose codon position is (k + 5) % 3.
+        for position in range(3):
+            samples.markov[position] += np.bincount(spliced_index[(position - 5) % 3 :: 3], minlength=4097)
+    index = hexamer_index(codes)
+    samples.background += np.bincount(index[~in_cds], minlength=4097)
+    ends_outside = np.zeros(n, dtype=bool)
+    ends_outside[: max(n - 5, 0)] = ~in_cds[5:]
+    samples.markov_background += np.bincount(index[ends_outside], minlength=4097)
+    within_intron = np.zeros(n, dtype=bool)  # the whole 6-mer inside one intron
+    within_intron[: max(n - 5, 0)] = in_intron[: max(n - 5, 0)] & in_intron[5:]
+    samples.intron += np.bincount(index[within_intron], minlength=4097)
+    # Decoys: every occurrence of the core motif inside genes, so the matrices learn what tells a
+    # real site from the many look-alikes the decoder will meet.
+    for motif, shift, kind in (("GT", 0, "donor"), ("GC", 0, "donor"), ("AG", 2, "acceptor"), ("ATG", 0, "start")):
+        hits = find_motif(codes, motif) + shift
+        samples.decoys[kind].extend((base + hits[genic[np.clip(hits, 0, n - 1)]]).tolist())
+    samples.chunks.append(codes)
+    samples.base += n
+
+
+def _parameters_from(samples: _Samples, fasta: str, annotation_path: str, regions: list[str] | None,
+                     site_epochs: int) -> GeneParameters:
+    """The fitted models from the counts (see GeneParameters for what each is)."""
+    codes = np.concatenate(samples.chunks) if samples.chunks else np.zeros(0, dtype=np.int64)
+    sites = {kind: np.array(positions) for kind, positions in samples.sites.items()}
+    decoys = {kind: np.array(positions) for kind, positions in samples.decoys.items()}
+    coding = samples.coding[:4096] / samples.coding[:4096].sum()
+    background = samples.background[:4096] / samples.background[:4096].sum()
+    markov_background = _markov_log_odds(samples.markov_background[None, :4096])
     # Windows: donor -3..+8 (exon end, GT, 7 intron bases), acceptor -40..+2 (branch point and
     # polypyrimidine tract, AG, 3 exon bases); wider windows and order 2 added nothing for donors.
-    donor = _pwm(codes, np.array(donors_true), np.array(donors_decoy), -3, 12, order=1)
-    acceptor = _pwm(codes, np.array(acceptors_true), np.array(acceptors_decoy), -40, 43, order=2)
+    donor = _pwm(codes, sites["donor"], decoys["donor"], -3, 12, order=1)
+    acceptor = _pwm(codes, sites["acceptor"], decoys["acceptor"], -40, 43, order=2)
     classifier = None
-    if site_epochs > 0 and donors_true:
-        classifier = fit_site_classifier(codes, {"donor": (np.array(donors_true), np.array(donors_decoy)),
-                                                 "acceptor": (np.array(acceptors_true), np.array(acceptors_decoy))},
-                                         epochs=site_epochs)
+    if site_epochs > 0 and samples.sites["donor"]:
+        classifier = fit_site_classifier(codes, {kind: (sites[kind], decoys[kind]) for kind in KINDS}, epochs=site_epochs)
     return GeneParameters(
         donor=donor,
         acceptor=acceptor,
@@ -177,17 +197,18 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
         # 2.16th (acceptor) percentiles; with the site classifiers, which tell weak true sites
         # from decoys far better than the matrices, lower still: the 0.1th and 1st (see
         # docs/models.md, step 11), which the bundled gene_model.json holds.
-        donor_floor=_floor(donor, codes, donors_true, 0.1),
-        acceptor_floor=_floor(acceptor, codes, acceptors_true, 1.0),
-        start=_pwm(codes, np.array(starts_true), np.array(starts_decoy), -9, 15),
+        donor_floor=_floor(donor, codes, samples.sites["donor"], 0.1),
+        acceptor_floor=_floor(acceptor, codes, samples.sites["acceptor"], 1.0),
+        start=_pwm(codes, sites["start"], decoys["start"], -9, 15),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
-        coding_markov=np.round(_markov_log_odds(markov_counts[:, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4).tolist(),
-        intron_length_log_odds=length_log_odds(intron_lengths, join=INTRON_PRIOR_JOIN),
-        exon_length_log_odds=length_log_odds(exon_lengths),
-        intron_markov=np.round(_markov_log_odds(intron_counts[None, :4096]) - _markov_log_odds(markov_background[None, :4096]), 4)[0].tolist(),
+        coding_markov=np.round(_markov_log_odds(samples.markov[:, :4096]) - markov_background, 4).tolist(),
+        intron_length_log_odds=length_log_odds(samples.intron_lengths, join=INTRON_PRIOR_JOIN),
+        exon_length_log_odds=length_log_odds(samples.exon_lengths),
+        intron_markov=np.round(_markov_log_odds(samples.intron[None, :4096]) - markov_background, 4)[0].tolist(),
         site_classifier=classifier,
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
-               "coding_transcripts": transcripts_used, "donors": len(donors_true), "acceptors": len(acceptors_true)},
+               "coding_transcripts": samples.transcripts, "donors": len(samples.sites["donor"]),
+               "acceptors": len(samples.sites["acceptor"])},
     )
 
 

@@ -1,4 +1,4 @@
-"""Splitting one genome across jobs (`--shard I/N`) and skipping tiny contigs."""
+"""planning.py: targets, batching blocks, shards (`--shard I/N`) and skipped tiny contigs."""
 
 import json
 

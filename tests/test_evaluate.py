@@ -73,3 +73,85 @@ def test_evaluate_cli_json(tmp_path):
     assert json.loads(out.read_text())["gene_level"]["accuracy"] == 1.0
     bad = CliRunner().invoke(main, ["evaluate", "--annotation", str(ref)])
     assert bad.exit_code == 2 and "either" in bad.output
+
+
+def _gff3(genes: dict[str, list[tuple[str, list[tuple[int, int]]]]], seqid: str = "chrZ") -> str:
+    """GFF3 of coding genes: {gene: [(strand, CDS pieces 1-based inclusive), one per transcript]}."""
+    lines = ["##gff-version 3", f"##sequence-region {seqid} 1 10000"]
+    for gene, transcripts in genes.items():
+        start = min(s for _, cds in transcripts for s, _ in cds)
+        end = max(e for _, cds in transcripts for _, e in cds)
+        strand = transcripts[0][0]
+        lines.append(f"{seqid}\tt\tgene\t{start}\t{end}\t.\t{strand}\t.\tID={gene};gene_biotype=protein_coding")
+        for n, (strand, cds) in enumerate(transcripts, start=1):
+            tid = f"{gene}.{n}"
+            lines.append(f"{seqid}\tt\tmRNA\t{cds[0][0]}\t{cds[-1][1]}\t.\t{strand}\t.\tID={tid};Parent={gene}")
+            for s, e in cds:
+                lines.append(f"{seqid}\tt\texon\t{s}\t{e}\t.\t{strand}\t.\tParent={tid}")
+                lines.append(f"{seqid}\tt\tCDS\t{s}\t{e}\t.\t{strand}\t0\tParent={tid}")
+    return "\n".join(lines) + "\n"
+
+
+CDS_REFERENCE = {
+    "A": [("+", [(101, 200), (301, 400)]), ("+", [(101, 200), (351, 400)])],  # two transcripts
+    "B": [("+", [(1001, 1100), (1201, 1300), (1401, 1500)])],
+    "C": [("-", [(2001, 2100)])],
+    "D": [("-", [(2301, 2400)])],
+    "E": [("+", [(3001, 3100), (3201, 3300)])],
+    "F": [("+", [(4001, 4150)])],
+}
+CDS_PREDICTION = {
+    "pA": [("+", [(101, 200), (351, 400)])],  # A's second transcript, exactly
+    "pB1": [("+", [(1001, 1100), (1201, 1300)])], "pB2": [("+", [(1401, 1500)])],  # B split in two
+    "pCD": [("-", [(2001, 2100), (2301, 2400)])],  # C and D merged
+    "pE": [("+", [(3001, 3100), (3202, 3300)])],  # a frame shift at E's second exon
+    "pF": [("+", [(4001, 4150)])],
+    "pG": [("+", [(5001, 5100)])],  # a false gene
+}
+
+
+def test_cds_exon_and_locus_levels_have_known_answers(tmp_path):
+    ref, pred = tmp_path / "ref.gff3", tmp_path / "pred.gff3"
+    ref.write_text(_gff3(CDS_REFERENCE))
+    pred.write_text(_gff3(CDS_PREDICTION))
+    result = evaluate(str(ref), str(pred))
+    exon, locus = result["cds_exon"], result["locus"]
+    # 11 distinct CDS exons each side; 9 shared (all but A's 301-400, E's second exon, pG's).
+    assert (exon["reference"], exon["predicted"], exon["found"]) == (11, 11, 9)
+    assert exon["sensitivity"] == exon["precision"] == round(9 / 11, 4)
+    # Genes A (through its second transcript) and F are found; pA and pF are right.
+    assert (locus["reference"], locus["predicted"], locus["found"], locus["right"]) == (6, 7, 2, 2)
+    assert locus["sensitivity"] == round(2 / 6, 4) and locus["precision"] == round(2 / 7, 4)
+    assert locus["f1"] == round(2 * (2 / 6) * (2 / 7) / (2 / 6 + 2 / 7), 4)
+    # Against itself every measure is 1.
+    same = evaluate(str(ref), str(ref))
+    assert same["cds_exon"]["f1"] == same["locus"]["f1"] == 1.0
+
+
+def test_cds_measures_leave_out_transcripts_partly_outside_the_region(tmp_path):
+    ref, pred = tmp_path / "ref.gff3", tmp_path / "pred.gff3"
+    ref.write_text(_gff3(CDS_REFERENCE))
+    pred.write_text(_gff3(CDS_PREDICTION))
+    # 1-3050 holds A, B, C, D whole; E (3001-3300) is cut and left out on both sides.
+    result = evaluate(str(ref), str(pred), ["chrZ:1-3050"])
+    assert (result["locus"]["reference"], result["locus"]["predicted"]) == (4, 4)
+    assert (result["cds_exon"]["reference"], result["cds_exon"]["predicted"]) == (8, 7)
+    assert result["locus"]["found"] == result["locus"]["right"] == 1
+
+
+def test_a_run_directory_is_scored_per_base_and_by_its_gene_models(tmp_path):
+    """The run's interval file gives the per-base figures, its gene GFF3 the CDS measures."""
+    from genoseg.outputs import commit_set
+    from genoseg.summary import RunSummary
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "genome.genoseg.intervals.gff3").write_text(
+        "##gff-version 3\nchrZ\tgenoseg\texon\t101\t200\t0.9\t.\t.\tID=exon_1;class=exon\n")
+    (run / "genome.genoseg.genes.gff3").write_text(_gff3(CDS_PREDICTION))
+    commit_set(run, [], RunSummary(input="genome.fa", genoseg_version="x"))
+    ref = tmp_path / "ref.gff3"
+    ref.write_text(_gff3(CDS_REFERENCE))
+    result = evaluate(str(ref), str(run))
+    assert result["prediction_kind"] == "genoseg intervals" and "exon" in result["per_base"]
+    assert result["locus"]["found"] == 2 and result["cds_exon"]["found"] == 9

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import unquote
 
 import numpy as np
@@ -96,102 +97,146 @@ def _parse_attributes(text: str, gtf: bool) -> dict[str, str]:
     return attrs
 
 
+@dataclass
+class _Row:
+    """One feature line: 0-based half-open span, attributes parsed as GFF3 or GTF."""
+
+    lineno: int
+    seqid: str
+    ftype: str
+    span: tuple[int, int]
+    strand: str
+    attrs: dict[str, str]
+
+
+@dataclass
+class _Collected:
+    """What the feature lines say, before transcripts are assembled."""
+
+    features: dict[str, dict] = field(default_factory=dict)  # GFF3: by ID
+    children: dict[str, dict[str, list[tuple[int, int]]]] = field(
+        default_factory=lambda: defaultdict(lambda: {"exon": [], "cds": [], "utr": []}))
+    child_lines: dict[str, int] = field(default_factory=dict)  # GFF3: first line naming each parent
+    gtf_transcripts: dict[str, dict] = field(default_factory=dict)
+
+
 def read_annotation(path: str | Path) -> Annotation:
-    """Parse GFF3 or GTF (plain or gzip), detected from the attributes column."""
+    """Parse GFF3 or GTF (plain or gzip), detected from the attributes column.
+
+    Raises:
+        AnnotationError: naming the file and line of the first malformed feature, or of a Parent
+            that no feature defines.
+    """
     path = Path(path)
     if not path.is_file():
         raise AnnotationError(f"{path}: no such annotation file")
-    features: dict[str, dict] = {}
-    children: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: {"exon": [], "cds": [], "utr": []})
-    child_lines: dict[str, int] = {}
-    gtf_transcripts: dict[str, dict] = {}
+    collected = _Collected()
     gtf: bool | None = None
     with _open_text(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line or line.startswith("#"):
-                if line.startswith("##FASTA"):
-                    break
-                continue
-            cols = line.split("\t")
-            if len(cols) != 9:
-                raise AnnotationError(f"{path}:{lineno}: expected 9 tab-separated columns, found {len(cols)}")
-            seqid, _, ftype, start_s, end_s, _, strand, _, attr_text = cols
-            seqid = unquote(seqid)  # GFF3 escapes reserved characters in column 1 as %XX
-            try:
-                start, end = int(start_s), int(end_s)
-            except ValueError:
-                raise AnnotationError(f"{path}:{lineno}: start/end {start_s!r}/{end_s!r} are not integers") from None
-            if start < 1 or end < start:
-                raise AnnotationError(f"{path}:{lineno}: bad coordinates {start}-{end} (need 1 <= start <= end)")
-            if strand not in "+-.?" or len(strand) != 1:
-                raise AnnotationError(f"{path}:{lineno}: bad strand {strand!r}")
-            if gtf is None:
-                gtf = "=" not in attr_text.split(";")[0] and '"' in attr_text
-            attrs = _parse_attributes(attr_text, gtf)
-            span = (start - 1, end)
-            if gtf:
-                tid = attrs.get("transcript_id", "")
-                if ftype in GENE_TYPES or not tid:
-                    continue
-                info = gtf_transcripts.setdefault(
-                    tid, {"seqid": seqid, "strand": strand, "gene": attrs.get("gene_id"), "type": None}
-                )
-                if ftype == "transcript":
-                    info["type"] = attrs.get("transcript_biotype") or attrs.get("gbkey")
-                elif ftype in EXON_TYPES:
-                    children[tid]["exon"].append(span)
-                elif ftype in CDS_TYPES:
-                    children[tid]["cds"].append(span)
-                elif ftype in UTR_TYPES:
-                    children[tid]["utr"].append(span)
-                continue
-            fid = attrs.get("ID")
-            parents = [p for p in attrs.get("Parent", "").split(",") if p]
-            if ftype in EXON_TYPES or ftype in CDS_TYPES or ftype in UTR_TYPES:
-                if not parents:
-                    raise AnnotationError(f"{path}:{lineno}: {ftype} has no Parent attribute")
-                part = "exon" if ftype in EXON_TYPES else "cds" if ftype in CDS_TYPES else "utr"
-                for parent in parents:
-                    children[parent][part].append(span)
-                    child_lines.setdefault(parent, lineno)
-                continue
-            if fid:
-                features[fid] = {
-                    "seqid": seqid, "type": ftype, "span": span, "strand": strand, "parents": parents, "attrs": attrs,
-                }
+        for row, gtf in _rows(path, handle):
+            (_collect_gtf if gtf else _collect_gff3)(path, collected, row)
     if gtf is None:
         return Annotation([], {})
-    transcripts: list[Transcript] = []
-    gene_spans: dict[str, tuple[str, int, int, str]] = {}
-    if gtf:
-        for tid, info in gtf_transcripts.items():
-            parts = children.get(tid)
-            if not parts or not (parts["exon"] or parts["cds"]):
-                continue
-            biotype = _biotype(info["type"] or "", bool(parts["cds"]))
-            transcripts.append(_transcript(tid, info["seqid"], info["strand"], biotype, info["gene"], parts))
-    else:
-        for fid, info in features.items():
-            if info["type"] in GENE_TYPES:
-                s, e = info["span"]
-                gene_spans[fid] = (info["seqid"], s, e, info["strand"])
-        for parent, parts in children.items():
-            info = features.get(parent)
-            if info is None:
-                raise AnnotationError(f"{path}:{child_lines.get(parent, 0)}: Parent {parent!r} is not defined in the file")
-            if info["type"] in GENE_TYPES:
-                # Exons directly under a gene (some GFF3 writers): the gene is its own transcript.
-                gene_id = parent
-            else:
-                gene_id = info["parents"][0] if info["parents"] else None
-            attrs = info["attrs"]
-            kind = info["type"]
-            if kind in GENE_TYPES:
-                kind = attrs.get("gene_biotype") or attrs.get("biotype") or kind
-            transcripts.append(_transcript(parent, info["seqid"], info["strand"], _biotype(kind, bool(parts["cds"])), gene_id, parts))
+    transcripts, gene_spans = _gtf_transcripts(collected) if gtf else _gff3_transcripts(path, collected)
     transcripts.sort(key=lambda t: (t.seqid, t.start, t.end, t.id))
     return Annotation(transcripts, gene_spans)
+
+
+def _rows(path: Path, handle) -> Iterator[tuple[_Row, bool]]:
+    """Each feature line, checked, with whether the file is GTF (decided on its first feature)."""
+    gtf: bool | None = None
+    for lineno, line in enumerate(handle, start=1):
+        line = line.rstrip("\r\n")
+        if not line or line.startswith("#"):
+            if line.startswith("##FASTA"):
+                return
+            continue
+        cols = line.split("\t")
+        if len(cols) != 9:
+            raise AnnotationError(f"{path}:{lineno}: expected 9 tab-separated columns, found {len(cols)}")
+        seqid, _, ftype, start_s, end_s, _, strand, _, attr_text = cols
+        seqid = unquote(seqid)  # GFF3 escapes reserved characters in column 1 as %XX
+        try:
+            start, end = int(start_s), int(end_s)
+        except ValueError:
+            raise AnnotationError(f"{path}:{lineno}: start/end {start_s!r}/{end_s!r} are not integers") from None
+        if start < 1 or end < start:
+            raise AnnotationError(f"{path}:{lineno}: bad coordinates {start}-{end} (need 1 <= start <= end)")
+        if strand not in "+-.?" or len(strand) != 1:
+            raise AnnotationError(f"{path}:{lineno}: bad strand {strand!r}")
+        if gtf is None:
+            gtf = "=" not in attr_text.split(";")[0] and '"' in attr_text
+        yield _Row(lineno, seqid, ftype, (start - 1, end), strand, _parse_attributes(attr_text, gtf)), gtf
+
+
+def _collect_gtf(path: Path, collected: _Collected, row: _Row) -> None:
+    tid = row.attrs.get("transcript_id", "")
+    if row.ftype in GENE_TYPES or not tid:
+        return
+    info = collected.gtf_transcripts.setdefault(
+        tid, {"seqid": row.seqid, "strand": row.strand, "gene": row.attrs.get("gene_id"), "type": None}
+    )
+    if row.ftype == "transcript":
+        info["type"] = row.attrs.get("transcript_biotype") or row.attrs.get("gbkey")
+    elif row.ftype in EXON_TYPES:
+        collected.children[tid]["exon"].append(row.span)
+    elif row.ftype in CDS_TYPES:
+        collected.children[tid]["cds"].append(row.span)
+    elif row.ftype in UTR_TYPES:
+        collected.children[tid]["utr"].append(row.span)
+
+
+def _collect_gff3(path: Path, collected: _Collected, row: _Row) -> None:
+    ftype = row.ftype
+    parents = [p for p in row.attrs.get("Parent", "").split(",") if p]
+    if ftype in EXON_TYPES or ftype in CDS_TYPES or ftype in UTR_TYPES:
+        if not parents:
+            raise AnnotationError(f"{path}:{row.lineno}: {ftype} has no Parent attribute")
+        part = "exon" if ftype in EXON_TYPES else "cds" if ftype in CDS_TYPES else "utr"
+        for parent in parents:
+            collected.children[parent][part].append(row.span)
+            collected.child_lines.setdefault(parent, row.lineno)
+        return
+    fid = row.attrs.get("ID")
+    if fid:
+        collected.features[fid] = {"seqid": row.seqid, "type": ftype, "span": row.span, "strand": row.strand,
+                                   "parents": parents, "attrs": row.attrs}
+
+
+def _gtf_transcripts(collected: _Collected) -> tuple[list[Transcript], dict]:
+    transcripts = []
+    for tid, info in collected.gtf_transcripts.items():
+        parts = collected.children.get(tid)
+        if not parts or not (parts["exon"] or parts["cds"]):
+            continue
+        biotype = _biotype(info["type"] or "", bool(parts["cds"]))
+        transcripts.append(_transcript(tid, info["seqid"], info["strand"], biotype, info["gene"], parts))
+    return transcripts, {}
+
+
+def _gff3_transcripts(path: Path, collected: _Collected) -> tuple[list[Transcript], dict[str, tuple[str, int, int, str]]]:
+    """Transcripts (each parent of exons, CDS or UTRs) and the spans of gene features by ID."""
+    features = collected.features
+    gene_spans: dict[str, tuple[str, int, int, str]] = {}
+    for fid, info in features.items():
+        if info["type"] in GENE_TYPES:
+            s, e = info["span"]
+            gene_spans[fid] = (info["seqid"], s, e, info["strand"])
+    transcripts = []
+    for parent, parts in collected.children.items():
+        info = features.get(parent)
+        if info is None:
+            raise AnnotationError(f"{path}:{collected.child_lines.get(parent, 0)}: Parent {parent!r} is not defined in the file")
+        if info["type"] in GENE_TYPES:
+            # Exons directly under a gene (some GFF3 writers): the gene is its own transcript.
+            gene_id = parent
+        else:
+            gene_id = info["parents"][0] if info["parents"] else None
+        kind = info["type"]
+        if kind in GENE_TYPES:
+            kind = info["attrs"].get("gene_biotype") or info["attrs"].get("biotype") or kind
+        transcripts.append(_transcript(parent, info["seqid"], info["strand"], _biotype(kind, bool(parts["cds"])), gene_id, parts))
+    return transcripts, gene_spans
 
 
 def _biotype(kind: str, has_cds: bool) -> str:

@@ -293,7 +293,9 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
     PREDICTION is a genoseg output directory; --gff3 scores any tool's gene models instead.
     Per class: per-base precision, recall, F1 and MCC; exon level: exact-boundary precision,
     recall and F1; gene level: share of reference genes with every exon exact (for gene models
-    also: every CDS segment exact, and the exact intron chain).
+    also: every CDS segment exact, and the exact intron chain). For gene models (--gff3, or a
+    run directory's gene GFF3): gffcompare-style CDS exon and locus sensitivity, precision and
+    F1, the measure Tiberius, Helixer and ANNEVO are compared by.
 
     \b
     Examples:
@@ -327,6 +329,11 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
                       f"({gene['cds_accuracy']:.3f})")
         console.print(f"multi-exon genes with the exact intron chain: {gene['intron_chain_exact']}/"
                       f"{gene['multi_exon_genes']} ({gene['intron_chain_accuracy']:.3f})")
+    for key, label in (("cds_exon", "CDS exon"), ("locus", "locus (CDS chain)")):
+        if key in result:
+            m = result[key]
+            console.print(f"{label} Sn/Pr/F1: {m['sensitivity']:.3f} / {m['precision']:.3f} / {m['f1']:.3f} "
+                          f"({m['found']} of {m['reference']} reference, {m['right']} of {m['predicted']} predicted)")
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from genoseg.annotation import CODING, LNCRNA, LABEL_FEATURES, Annotation, AnnotationError, Transcript, _open_text, build_labels, read_annotation
 from genoseg.errors import UsageError
-from genoseg.metrics import Confusion, SetAgreement
-from genoseg.outputs import intervals_gff3_in
+from genoseg.metrics import Confusion, GeneAgreement, SetAgreement
+from genoseg.outputs import genes_gff3_in, intervals_gff3_in
 from genoseg.regions import Region, resolve_region
 
 
@@ -132,6 +132,35 @@ def gene_accuracy(reference: Annotation, within, predicted: Annotation | None,
     return gene_level
 
 
+def cds_agreement(reference: Annotation, predicted: Annotation, within) -> dict[str, dict]:
+    """The measure gene finders are compared by (Tiberius, Helixer, ANNEVO): gffcompare's CDS exon
+    and locus levels, on coding transcripts (those with a CDS) wholly inside `within` on both sides.
+
+    CDS exon: the distinct (record, strand, start, end) of CDS pieces; one counts when both sides
+    have it. Locus: a reference gene is found when one of its transcripts' CDS chain is predicted
+    exactly by some transcript; a predicted gene is right when one of its transcripts' CDS chain
+    equals a reference transcript's. So a gene split in two, two genes merged into one and a
+    frame shift all miss, and alternative transcripts can only help their gene be found.
+    """
+    sides = []
+    for annotation in (reference, predicted):
+        genes: dict[tuple[str, str], set[tuple]] = {}
+        for t in annotation.transcripts:
+            if t.cds and within(t.seqid, t.start, t.end):
+                chain = (t.seqid, t.strand, tuple(t.cds))
+                genes.setdefault((t.seqid, t.gene_id or t.id), set()).add(chain)
+        sides.append(genes)
+    ref_genes, pred_genes = sides
+    ref_chains = {c for chains in ref_genes.values() for c in chains}
+    pred_chains = {c for chains in pred_genes.values() for c in chains}
+    exons = [{(seqid, strand, s, e) for seqid, strand, cds in chains for s, e in cds} for chains in (ref_chains, pred_chains)]
+    matched = len(exons[0] & exons[1])
+    locus = GeneAgreement(len(ref_genes), len(pred_genes), sum(bool(c & pred_chains) for c in ref_genes.values()),
+                          sum(bool(c & ref_chains) for c in pred_genes.values()))
+    return {"cds_exon": GeneAgreement(len(exons[0]), len(exons[1]), matched, matched).as_dict(),
+            "locus": locus.as_dict()}
+
+
 # Per-base scoring walks a region in chunks of this many bases; chunks that no transcript or
 # interval touches are counted as true negatives without building any array, so memory and time
 # follow the annotated bases, not the largest coordinate.
@@ -210,6 +239,13 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         pred_exons = exon_set(predicted_models, within)
 
     gene_level = gene_accuracy(reference, within, predicted_models, pred_exons)
+    # A run directory's per-base figures come from its class intervals; the CDS measures from its
+    # gene models, when it has them.
+    gene_models = predicted_models
+    if gene_models is None and Path(prediction).is_dir():
+        genes_path = genes_gff3_in(Path(prediction))
+        gene_models = read_annotation(genes_path) if genes_path is not None else None
+    cds = cds_agreement(reference, gene_models, within) if gene_models is not None else None
     return {
         "reference": str(ref_path),
         "prediction": str(pred_path),
@@ -218,4 +254,5 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         "per_base": {f: c.as_dict() for f, c in confusions.items()},
         "exon_level": SetAgreement.of(pred_exons, ref_exons).as_dict(),
         "gene_level": gene_level,
+        **(cds or {}),
     }

@@ -83,3 +83,33 @@ class SetAgreement:
             "predicted": self.predicted, "reference": self.reference, "matched": self.matched,
             "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
         }
+
+
+@dataclass
+class GeneAgreement:
+    """Gene finders' sensitivity and precision, where one item may match several (gffcompare's
+    locus level): `found` reference items have a match, `right` predicted items have one."""
+
+    reference: int
+    predicted: int
+    found: int
+    right: int
+
+    @property
+    def sensitivity(self) -> float:
+        return self.found / self.reference if self.reference else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.predicted if self.predicted else 0.0
+
+    @property
+    def f1(self) -> float:
+        s, p = self.sensitivity, self.precision
+        return 2 * s * p / (s + p) if s + p else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "reference": self.reference, "predicted": self.predicted, "found": self.found, "right": self.right,
+            "sensitivity": round(self.sensitivity, 4), "precision": round(self.precision, 4), "f1": round(self.f1, 4),
+        }

@@ -142,6 +142,14 @@ def intervals_gff3_in(directory: Path) -> Path:
     return found[0]
 
 
+def genes_gff3_in(directory: Path) -> Path | None:
+    """The gene-model GFF3 of a finished run directory, or None (run with --no-gene-models, or no run.json)."""
+    if not (directory / SUMMARY_FILE).is_file():
+        return None
+    _, files = finished_run(directory)
+    return files.genes_gff3 if files.genes_gff3.is_file() else None
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))

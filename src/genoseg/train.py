@@ -194,6 +194,16 @@ def validate(model: SegmentNT, windows: np.ndarray, labels: np.ndarray, device: 
     return {name: c.as_dict() for name, c in zip(model.features, confusions)}
 
 
+@dataclass
+class Progress:
+    """Where training stands; saved in training_state.pt with the weights, for --resume."""
+
+    step: int = 0
+    best: float = -1.0  # the best mean validation MCC (or negative training loss) so far
+    elapsed_before: float = 0.0  # training seconds of earlier runs of a resumed training
+    history: list[dict] = field(default_factory=list)
+
+
 def train(settings: TrainSettings, progress=None, log=print) -> dict:
     """Train a model; writes `save_pretrained` output and train_report.json under settings.output."""
     if settings.size not in MODEL_SIZES:
@@ -211,102 +221,129 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
     data = GenomeData(settings.fasta, settings.annotation, val_regions, settings.window_nt)
     log(f"labels for {len(data.sequences)} record(s), features {', '.join(data.features)}; "
         f"{data.train_starts:,} training window starts ({time.time() - t0:.1f}s)")
+    model = _initial_model(settings, data.features, device)
+    positive_weight = torch.tensor([settings.splice_weight if f in SPLICE_CLASSES else 1.0 for f in data.features],
+                                   device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    state = Progress()
+    if settings.resume and state_path.is_file():
+        state = _load_state(state_path, model, optimizer, rng, device)
+        log(f"resumed at step {state.step}")
+    val_w, val_l = data.validation_windows(settings.val_windows)
+    tokenizer = Tokenizer()
+    start_time = time.time()
+
+    def elapsed() -> float:
+        return state.elapsed_before + time.time() - start_time
+
+    losses: list[float] = []
+    task = progress.add_task("training", total=settings.steps, completed=state.step) if progress else None
+    while state.step < settings.steps:
+        if settings.max_minutes and elapsed() / 60 > settings.max_minutes:
+            log(f"time limit of {settings.max_minutes} min reached at step {state.step}")
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(state.step, settings)
+        windows, labels = data.sample(rng, settings.batch_size)
+        ids = torch.from_numpy(tokenizer.encode_batch(np.ascontiguousarray(windows))).to(device)
+        target = torch.from_numpy(np.ascontiguousarray(labels)).to(device)
+        losses.append(_train_step(model, optimizer, ids, target, positive_weight, settings, device))
+        state.step += 1
+        if progress:
+            progress.update(task, advance=1, description=f"training loss {np.mean(losses[-50:]):.4f}")
+        if state.step % settings.val_every == 0 or state.step == settings.steps:
+            _validate_and_keep(model, state, losses, val_w, val_l, settings, device, elapsed(), out, log)
+            _save_state(state_path, model, optimizer, rng, state, elapsed())
+    if not (out / "config.json").is_file():
+        _save(model, out, settings.save_dtype)
+    report = _report(settings, data.features, model, state, elapsed(), device, validated=bool(len(val_w)))
+    (out / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _initial_model(settings: TrainSettings, features: list[str], device: torch.device) -> SegmentNT:
+    """A new model of settings.size for `features`, or the --init-from model (same classes)."""
     if settings.init_from:
         # The strict loader: a checkpoint with missing or unexpected weights is refused, not
         # silently completed with random ones.
         model = load_model(settings.init_from)
-        if list(model.features) != data.features:
+        if list(model.features) != features:
             raise TrainingError(f"{settings.init_from}: classes {', '.join(model.features)} differ from the "
-                                f"annotation's {', '.join(data.features)}")
-        model = model.to(device).train()
-    else:
-        config = SegmentNTConfig(
-            **MODEL_SIZES[settings.size], features=data.features, genoseg_window_nt=settings.window_nt,
-            genoseg_description=f"genoseg {settings.size} model trained on {Path(settings.fasta).name}",
-        )
-        model = SegmentNT(config).to(device).train()
-    positive_weight = torch.tensor([settings.splice_weight if f in SPLICE_CLASSES else 1.0 for f in data.features],
-                                   device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    history: list[dict] = []
-    step = 0
-    best = -1.0
-    elapsed_before = 0.0
-    if settings.resume and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, best, elapsed_before = state["step"], state["best"], state["elapsed"]
-        history = json.loads(state["history"])
-        torch.set_rng_state(state["torch_rng"])
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        log(f"resumed at step {step}")
-    val_w, val_l = data.validation_windows(settings.val_windows)
-    tokenizer = Tokenizer()
-    start_time = time.time()
-    losses: list[float] = []
-    task = progress.add_task("training", total=settings.steps, completed=step) if progress else None
+                                f"annotation's {', '.join(features)}")
+        return model.to(device).train()
+    config = SegmentNTConfig(
+        **MODEL_SIZES[settings.size], features=features, genoseg_window_nt=settings.window_nt,
+        genoseg_description=f"genoseg {settings.size} model trained on {Path(settings.fasta).name}",
+    )
+    return SegmentNT(config).to(device).train()
 
-    def checkpoint() -> None:
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
-            "elapsed": elapsed_before + time.time() - start_time, "history": json.dumps(history),
-            "torch_rng": torch.get_rng_state(), "numpy_rng": json.dumps(rng.bit_generator.state),
-        }, tmp)
-        os.replace(tmp, state_path)
 
-    while step < settings.steps:
-        if settings.max_minutes and (elapsed_before + time.time() - start_time) / 60 > settings.max_minutes:
-            log(f"time limit of {settings.max_minutes} min reached at step {step}")
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, settings)
-        windows, labels = data.sample(rng, settings.batch_size)
-        ids = torch.from_numpy(tokenizer.encode_batch(np.ascontiguousarray(windows))).to(device)
-        target = torch.from_numpy(np.ascontiguousarray(labels)).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model.logits(ids)
-        loss = focal_loss(logits, target, settings.focal_gamma, positive_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-        step += 1
-        if progress:
-            progress.update(task, advance=1, description=f"training loss {np.mean(losses[-50:]):.4f}")
-        if step % settings.val_every == 0 or step == settings.steps:
-            metrics = validate(model, val_w, val_l, device, settings.batch_size) if len(val_w) else {}
-            mean_mcc = float(np.mean([m["mcc"] for m in metrics.values()])) if metrics else -float(np.mean(losses[-50:]))
-            entry = {"step": step, "train_loss": round(float(np.mean(losses[-settings.val_every:])), 5),
-                     "elapsed_s": round(elapsed_before + time.time() - start_time, 1),
-                     "mean_mcc": round(mean_mcc, 4), "mcc": {k: v["mcc"] for k, v in metrics.items()}}
-            history.append(entry)
-            log(json.dumps(entry))
-            if mean_mcc > best:
-                best = mean_mcc
-                _save(model, out, settings.save_dtype)
-            checkpoint()
-    if not (out / "config.json").is_file():
+def _train_step(model: SegmentNT, optimizer, ids: torch.Tensor, target: torch.Tensor, positive_weight: torch.Tensor,
+                settings: TrainSettings, device: torch.device) -> float:
+    """One optimizer step on a batch; returns its loss."""
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        logits = model.logits(ids)
+    loss = focal_loss(logits, target, settings.focal_gamma, positive_weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
+def _validate_and_keep(model: SegmentNT, state: Progress, losses: list[float], val_w, val_l, settings: TrainSettings,
+                       device: torch.device, elapsed: float, out: Path, log) -> None:
+    """Score the validation windows, log a history entry, and save the weights when they are the best."""
+    metrics = validate(model, val_w, val_l, device, settings.batch_size) if len(val_w) else {}
+    mean_mcc = float(np.mean([m["mcc"] for m in metrics.values()])) if metrics else -float(np.mean(losses[-50:]))
+    entry = {"step": state.step, "train_loss": round(float(np.mean(losses[-settings.val_every:])), 5),
+             "elapsed_s": round(elapsed, 1),
+             "mean_mcc": round(mean_mcc, 4), "mcc": {k: v["mcc"] for k, v in metrics.items()}}
+    state.history.append(entry)
+    log(json.dumps(entry))
+    if mean_mcc > state.best:
+        state.best = mean_mcc
         _save(model, out, settings.save_dtype)
-    validated = bool(len(val_w))
-    report = {
+
+
+def _save_state(path: Path, model: SegmentNT, optimizer, rng: np.random.Generator, state: Progress,
+                elapsed: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": state.step, "best": state.best,
+        "elapsed": elapsed, "history": json.dumps(state.history),
+        "torch_rng": torch.get_rng_state(), "numpy_rng": json.dumps(rng.bit_generator.state),
+    }, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: Path, model: SegmentNT, optimizer, rng: np.random.Generator, device: torch.device) -> Progress:
+    """Weights, optimizer and random states of an interrupted training (weights_only: no code runs)."""
+    saved = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["torch_rng"])
+    rng.bit_generator.state = json.loads(saved["numpy_rng"])
+    return Progress(saved["step"], saved["best"], saved["elapsed"], json.loads(saved["history"]))
+
+
+def _report(settings: TrainSettings, features: list[str], model: SegmentNT, state: Progress, elapsed: float,
+            device: torch.device, validated: bool) -> dict:
+    """train_report.json: the command, settings, model size, device and the validation history."""
+    return {
         "genoseg_version": __version__,
         "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
         "settings": asdict(settings),
-        "features": data.features,
+        "features": features,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "steps_done": step,
-        "train_seconds": round(elapsed_before + time.time() - start_time, 1),
+        "steps_done": state.step,
+        "train_seconds": round(elapsed, 1),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
         "torch_threads": torch.get_num_threads(),
         # Without validation windows the kept weights are those of the lowest training loss.
-        "best_mean_mcc": best if validated else None,
-        "history": history,
+        "best_mean_mcc": state.best if validated else None,
+        "history": state.history,
     }
-    (out / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
 
 
 def _save(model: SegmentNT, out: Path, dtype: str) -> None:

@@ -333,7 +333,8 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
         if key in result:
             m = result[key]
             console.print(f"{label} Sn/Pr/F1: {m['sensitivity']:.3f} / {m['precision']:.3f} / {m['f1']:.3f} "
-                          f"({m['found']} of {m['reference']} reference, {m['right']} of {m['predicted']} predicted)")
+                          f"({m['found']} of {m['reference']} reference, {m['right']} of {m['predicted']} predicted)",
+                          soft_wrap=True)
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -107,6 +107,11 @@ def annotate(
         run.state.clear()
     wall = summary.timings.wall_seconds
     log(f"annotated {computed:,} bases in {wall:.1f}s ({computed / max(wall, 1e-9):,.0f} bp/s)")
+    if options.adapt and genes.params is not None:
+        from genoseg.adapt import adapt_run
+
+        first = run.sink.outputs.kept if isinstance(run, SingleRun) else None
+        summary = adapt_run(options.output, first=first, force=options.force, log=log)
     return summary
 
 

@@ -122,11 +122,14 @@ def main(debug: bool) -> None:
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
 @click.option("--force", is_flag=True,
               help="Replace files at the output names that no earlier genoseg run in -o wrote (never an input).")
+@click.option("--adapt", is_flag=True,
+              help="Self-train: refit the gene decoder's sequence models on this genome's confident gene models "
+                   "and decode again (for a species no model was trained on; see `genoseg adapt --help`).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
              min_length, min_segment_length, stdout_format, strands, gene_models, proteins, gene_parameters,
-             min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, no_bigwig, no_track_line,
-             quiet) -> None:
+             min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, adapt, no_bigwig,
+             no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
     Writes STEM.genoseg.intervals.gff3 and STEM.genoseg.intervals.bed (per-class intervals),
@@ -153,6 +156,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
         min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
+        adapt=adapt,
     )
     if shard is not None:
         from genoseg.planning import parse_shard
@@ -197,6 +201,43 @@ def merge(shards, output, proteins, force) -> None:
 
     summary = merge_shards(list(shards), output, proteins, force)
     click.echo(f"merged {len(summary.merged_from)} shards, {summary.counts.bases_annotated:,} bases, into {output}", err=True)
+
+
+@main.command("adapt", cls=GenosegCommand)
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--rounds", default=3, show_default=True, help="Most refit-and-decode rounds.")
+@click.option("--strength", default=200.0, show_default=True,
+              help="Weight of the starting models, in genes: a model refitted from n genes gets n / (n + STRENGTH).")
+@click.option("--min-score", default=0.5, show_default=True,
+              help="Confident genes: mean exon probability at least this (and complete, GT-AG introns, >= 300 coding nt).")
+@click.option("--force", is_flag=True, help="Replace files at the output names that no genoseg run wrote.")
+@click.option("-q", "--quiet", is_flag=True, help="No log lines.")
+def adapt_command(run_dir, rounds, strength, min_score, force, quiet) -> None:
+    """Self-train the gene decoder on a finished run's own genome, without any annotation of it.
+
+    Decodes the run's bigWig tracks, keeps the confident gene models, refits the coding and intron
+    Markov chains, splice-site and start-codon models and length priors from them (each blended
+    with the starting model by how many genes it rests on), and decodes again until the gene set
+    settles. Replaces the run's gene GFF3 (and proteins) and writes STEM.genoseg.gene_model.json,
+    which `annotate --gene-parameters` takes for related genomes. `annotate --adapt` does this
+    in one command; a sharded run is adapted after `genoseg merge`.
+
+    \b
+    Example:
+      genoseg annotate yeast.fa -o out/ && genoseg adapt out/
+    """
+    from genoseg.adapt import adapt_run
+    from genoseg.genes.adapt import AdaptSettings, Confidence
+
+    if rounds < 1 or strength < 0 or not 0 <= min_score <= 1:
+        from genoseg.errors import UsageError
+
+        raise UsageError("--rounds must be at least 1, --strength at least 0 and --min-score between 0 and 1")
+    settings = AdaptSettings(confidence=Confidence(min_score=min_score), strength=strength, max_rounds=rounds)
+    log = (lambda *_: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    summary = adapt_run(run_dir, settings, force=force, log=log)
+    click.echo(f"genoseg: adapted in {summary.adaptation['seconds']}s ({summary.adaptation['stopped']}); "
+               f"gene models: {summary.counts.gene_models['protein_coding']} protein-coding", err=True)
 
 
 @main.command(cls=GenosegCommand)

@@ -87,6 +87,11 @@ class RunFiles:
     def summary(self) -> Path:
         return self.directory / SUMMARY_FILE
 
+    @property
+    def adapted_parameters(self) -> Path:
+        """The gene_model.json that `genoseg adapt` fitted to this run's genome."""
+        return self._named("gene_model.json")
+
     def planned(self, features: list[str], *, genes: bool, bigwig: bool) -> list[Path]:
         """Every file a run with these settings writes in the directory, run.json included."""
         paths = [self.intervals_gff3, self.intervals_bed]
@@ -252,7 +257,9 @@ def commit_set(directory: Path | None, moves: list[tuple[Path, Path]], summary: 
     moves = list(moves)
     journal = journal_tmp = None
     if directory is not None and summary is not None:
-        summary.outputs = sorted({f.name for _, f in moves if f.parent.resolve() == directory.resolve()} | {SUMMARY_FILE})
+        # A later commit into a finished run (adapt) adds its files to those the run already lists.
+        summary.outputs = sorted({f.name for _, f in moves if f.parent.resolve() == directory.resolve()}
+                                 | set(summary.outputs or []) | {SUMMARY_FILE})
         tmp = directory / f".{SUMMARY_FILE}.genoseg-partial-{os.getpid()}"
         journal = directory / JOURNAL_FILE
         journal_tmp = directory / f".{JOURNAL_FILE}.genoseg-partial-{os.getpid()}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from genoseg.errors import DataError, UsageError
 from genoseg.genes.parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParameters
+from genoseg.genes.sites import SITE_CLASSIFIER_FILE
 from genoseg.model.limits import MAX_WINDOW_NT
 from genoseg.outputs import RunFiles
 from genoseg.tiling import check_tiling
@@ -51,6 +52,7 @@ class AnnotateOptions:
     resume: bool = False  # keep completed units in OUTPUT/.genoseg-resume and continue from them
     resume_unit: int = DEFAULT_UNIT_BASES  # bases per resumable unit
     force: bool = False  # replace files in the output directory that no genoseg run wrote
+    adapt: bool = False  # refit the decoder's sequence models on this genome and decode again
 
 
 def check_options(options: AnnotateOptions) -> None:
@@ -65,6 +67,13 @@ def check_options(options: AnnotateOptions) -> None:
         if value < low or (high is not None and value > high):
             span = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be {span}")
+    if options.adapt:
+        if options.shard:
+            raise UsageError("--adapt learns from the whole genome's gene models: annotate the shards without it, "
+                             "`genoseg merge` them, then `genoseg adapt` the merged directory")
+        if options.output == "-" or not options.bigwig or not options.gene_models:
+            raise UsageError("--adapt re-decodes the run's bigWig tracks into gene models: it needs -o DIR, "
+                             "bigWigs and gene models (drop -o -, --no-bigwig or --no-gene-models)")
 
 
 def resolve_model(name: str | None) -> str:
@@ -117,6 +126,8 @@ def planned_outputs(options: AnnotateOptions, features: list[str], genes: bool) 
     """Every file a run into a directory will write (the proteins FASTA may lie elsewhere)."""
     files = RunFiles.of(options.output, options.fasta)
     paths = files.planned(features, genes=genes and options.gene_models, bigwig=options.bigwig)
+    if options.adapt:
+        paths += [files.adapted_parameters, files.directory / SITE_CLASSIFIER_FILE]
     return paths + ([Path(options.proteins)] if options.proteins else [])
 
 

@@ -31,6 +31,7 @@ class Outputs:
 
     def __init__(self, options: AnnotateOptions, records: list[Record], features: list[str], header: dict,
                  directory: OutputDirectory | None = None) -> None:
+        self.kept: list[GeneModel] | None = [] if options.adapt else None  # for --adapt's first round
         self.to_stdout = options.output == "-"
         self.gff3 = self.bed = None
         self.gene_gff3: GeneGff3Writer | None = None
@@ -78,6 +79,8 @@ class Outputs:
                 self.bed.write(interval)
 
     def genes(self, models: list[GeneModel]) -> None:
+        if self.kept is not None:
+            self.kept += models
         for model in models:
             if self.gene_gff3:
                 transcript = self.gene_gff3.write(model)

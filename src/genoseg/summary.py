@@ -106,6 +106,7 @@ class RunSummary:
     host: str | None = None
     resume: dict | None = None  # {"units", "units_reused"} of a --resume run
     merged_from: list[str] | None = None  # the shard directories of a merged run
+    adaptation: dict | None = None  # the rounds of `genoseg adapt` / `annotate --adapt`
     outputs: list[str] | None = None  # this run's files in its directory, set when they are committed
 
     def to_json(self) -> dict:
@@ -120,7 +121,7 @@ class RunSummary:
         data.update({f.name: getattr(self.timings, f.name) for f in fields(Timings)})
         data.update(bases_per_second=self.bases_per_second, outside_model_share=self.outside_model_share,
                     host=self.host)
-        for name in ("resume", "merged_from", "outputs"):
+        for name in ("resume", "merged_from", "adaptation", "outputs"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         return data

@@ -65,14 +65,14 @@ def length_log_odds(lengths: list[int], join: int = 0, smooth: int = 4, lowest: 
     return np.round(np.maximum(np.log(density[:join] / density[join]), lowest), 3).tolist()
 
 
-def _floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> float:
+def site_floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> float:
     if not sites:
         return -1e9
     return round(float(np.percentile(pwm.score(codes, np.array(sites)), percentile)), 3)
 
 
 @dataclass
-class _Samples:
+class Samples:
     """What fitting counts over the coding transcripts, record by record and strand by strand."""
 
     coding: np.ndarray = field(default_factory=lambda: np.ones(4097))  # in-frame codon 6-mers
@@ -88,6 +88,10 @@ class _Samples:
     transcripts: int = 0
     base: int = 0  # where the next oriented sequence starts in the concatenation
 
+    def codes(self) -> np.ndarray:
+        """Every oriented sequence counted, end to end (site positions index into this)."""
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.int64)
+
 
 def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | None = None,
                         site_epochs: int = 0) -> GeneParameters:
@@ -99,7 +103,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     complemented, and every transcript is taken on the strand it lies on.
     """
     annotation: Annotation = read_annotation(annotation_path)
-    samples = _Samples()
+    samples = Samples()
     with FastaReader(fasta) as reader:
         lengths = {r.name: r.length for r in reader.records}
         spans = [resolve_region(text, lengths) for text in regions or []] or [
@@ -129,7 +133,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     return _parameters_from(samples, fasta, annotation_path, regions, site_epochs)
 
 
-def _count_strand(samples: _Samples, codes: np.ndarray, transcripts: list[tuple[list, list]]) -> None:
+def _count_strand(samples: Samples, codes: np.ndarray, transcripts: list[tuple[list, list]]) -> None:
     """Add one oriented sequence and its transcripts' (exons, CDS), in its own coordinates."""
     n, base = len(codes), samples.base
     genic = np.zeros(n, dtype=bool)
@@ -170,12 +174,12 @@ def _count_strand(samples: _Samples, codes: np.ndarray, transcripts: list[tuple[
     samples.base += n
 
 
-def _parameters_from(samples: _Samples, fasta: str, annotation_path: str, regions: list[str] | None,
+def _parameters_from(samples: Samples, fasta: str, annotation_path: str, regions: list[str] | None,
                      site_epochs: int) -> GeneParameters:
     """The fitted models from the counts (see GeneParameters for what each is)."""
-    codes = np.concatenate(samples.chunks) if samples.chunks else np.zeros(0, dtype=np.int64)
-    sites = {kind: np.array(positions) for kind, positions in samples.sites.items()}
-    decoys = {kind: np.array(positions) for kind, positions in samples.decoys.items()}
+    codes = samples.codes()
+    sites = {kind: np.array(positions, dtype=np.int64) for kind, positions in samples.sites.items()}
+    decoys = {kind: np.array(positions, dtype=np.int64) for kind, positions in samples.decoys.items()}
     coding = samples.coding[:4096] / samples.coding[:4096].sum()
     background = samples.background[:4096] / samples.background[:4096].sum()
     markov_background = _markov_log_odds(samples.markov_background[None, :4096])
@@ -197,8 +201,8 @@ def _parameters_from(samples: _Samples, fasta: str, annotation_path: str, region
         # 2.16th (acceptor) percentiles; with the site classifiers, which tell weak true sites
         # from decoys far better than the matrices, lower still: the 0.1th and 1st (see
         # docs/models.md, step 11), which the bundled gene_model.json holds.
-        donor_floor=_floor(donor, codes, samples.sites["donor"], 0.1),
-        acceptor_floor=_floor(acceptor, codes, samples.sites["acceptor"], 1.0),
+        donor_floor=site_floor(donor, codes, samples.sites["donor"], 0.1),
+        acceptor_floor=site_floor(acceptor, codes, samples.sites["acceptor"], 1.0),
         start=_pwm(codes, sites["start"], decoys["start"], -9, 15),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
         coding_markov=np.round(_markov_log_odds(samples.markov[:, :4096]) - markov_background, 4).tolist(),
@@ -210,6 +214,38 @@ def _parameters_from(samples: _Samples, fasta: str, annotation_path: str, region
                "coding_transcripts": samples.transcripts, "donors": len(samples.sites["donor"]),
                "acceptors": len(samples.sites["acceptor"])},
     )
+
+
+def fitted_parameters(samples: Samples) -> GeneParameters:
+    """The sequence models of `samples` alone (no site classifiers), for self-training."""
+    return _parameters_from(samples, "", "", None, site_epochs=0)
+
+
+def count_genes(reader: FastaReader, models: list, flank: int = 1000) -> Samples:
+    """Samples of gene models (anything with record, strand, sorted exons and cds) read from
+    `reader`: each cluster of genes with `flank` bases either side, in both orientations, so
+    memory follows the genes' extent rather than the genome's."""
+    samples = Samples()
+    ordered = sorted(models, key=lambda m: (m.record, m.exons[0][0]))
+    clusters: list[tuple[str, int, int, list]] = []
+    for model in ordered:
+        lo, hi = max(0, model.exons[0][0] - flank), model.exons[-1][1] + flank
+        if clusters and clusters[-1][0] == model.record and lo <= clusters[-1][2]:
+            record, start, end, members = clusters[-1]
+            clusters[-1] = (record, start, max(end, hi), members + [model])
+        else:
+            clusters.append((model.record, lo, hi, [model]))
+    for record, lo, hi, members in clusters:
+        hi = min(hi, reader.length(record))
+        bases = reader.fetch(record, lo, hi)
+        for orientation, codes in (("+", CODE[bases].astype(np.int8)), ("-", CODE[reverse_complement(bases)].astype(np.int8))):
+            def local(x: int) -> int:
+                return x - lo if orientation == "+" else hi - x
+
+            chosen = [([tuple(sorted((local(s), local(e)))) for s, e in m.exons],
+                       [tuple(sorted((local(s), local(e)))) for s, e in m.cds]) for m in members if m.strand == orientation]
+            _count_strand(samples, codes, chosen)
+    return samples
 
 
 def fit_site_net(codes: np.ndarray, sites: np.ndarray, decoys: np.ndarray, flank: int = 80, epochs: int = 3,

@@ -1,0 +1,178 @@
+"""Self-training: the decoder's sequence models refitted on the genome being annotated.
+
+The shipped sequence models (coding and intron Markov chains, splice-site and start-codon weight
+arrays, length priors) were fitted on the training genome; on another clade they point the wrong
+way. Like GeneMark-ES, which trains on the target genome without annotation, `adapt` decodes,
+keeps the gene models it can trust (`Confidence`), refits the genome-specific models from them
+(`fit.count_genes`), blends each with the starting model in proportion to how much evidence the
+genome gave (`blend`), and decodes again until the gene set stops changing. The network's
+probabilities are computed once; every round re-decodes them (the caller's `decode`).
+
+No annotation of the target genome is read: only its sequence and the decoded gene models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from genoseg.fasta import FastaReader, reverse_complement
+from genoseg.genes.fit import count_genes, fitted_parameters, site_floor
+from genoseg.genes.models import GeneModel
+from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.sites import Pwm
+
+Chain = tuple[str, str, tuple[tuple[int, int], ...]]
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """Which decoded genes the refit learns from: coding, complete (ATG…stop by construction),
+    every intron GT…AG, at least `min_cds` coding bases, and mean exon probability (the gene's
+    score) at least `min_score`."""
+
+    min_score: float = 0.5
+    min_cds: int = 300
+
+
+@dataclass(frozen=True)
+class AdaptSettings:
+    confidence: Confidence = field(default_factory=Confidence)
+    # Pseudo-count of the starting models, in genes (introns, internal exons): a field refitted
+    # from n examples gets weight n / (n + strength).
+    strength: float = 200.0
+    max_rounds: int = 3
+    tolerance: float = 0.01  # stop when fewer than this share of CDS chains changed
+    min_genes: int = 20  # fewer confident genes than this: keep the starting models
+    # The convolutional site classifiers are not refitted (minutes of training, on decoded
+    # introns): like every starting model they keep the share the genome's evidence leaves them,
+    # 1 - the intron weight. (Scaling them instead by how well they separate the confident sites
+    # from decoys kept them whole on yeast: those sites are the decoder's own choices.)
+    fade_site_classifier: bool = True
+
+
+@dataclass
+class Round:
+    """One refit and re-decode, as run.json reports it."""
+
+    confident_genes: int
+    introns: int
+    weight_genes: float  # the refit's share in the coding models and the start codon matrix
+    weight_introns: float  # ... in the intron chain, splice-site models and intron lengths
+    genes: int  # coding gene models decoded with the refitted models
+    changed: float  # share of CDS chains not in the previous round's set
+
+
+@dataclass
+class Adaptation:
+    params: GeneParameters
+    models: list[GeneModel]
+    rounds: list[Round]
+    note: str  # why adaptation stopped
+
+    def as_dict(self) -> dict:
+        return {"rounds": [vars(r) for r in self.rounds], "stopped": self.note}
+
+
+def chains(models: list[GeneModel]) -> set[Chain]:
+    return {(m.record, m.strand, tuple(m.cds)) for m in models if m.cds}
+
+
+def _canonical_introns(model: GeneModel, reader: FastaReader) -> bool:
+    for (_, left_end), (right_start, _) in zip(model.exons, model.exons[1:]):
+        if right_start - left_end < 4:
+            return False
+        donor = reader.fetch(model.record, left_end, left_end + 2)
+        acceptor = reader.fetch(model.record, right_start - 2, right_start)
+        pair = bytes(donor) + bytes(acceptor) if model.strand == "+" else \
+            bytes(reverse_complement(acceptor)) + bytes(reverse_complement(donor))
+        if pair != b"GTAG":
+            return False
+    return True
+
+
+def confident(models: list[GeneModel], reader: FastaReader, rule: Confidence) -> list[GeneModel]:
+    """The gene models that pass `rule` (see Confidence)."""
+    return [m for m in models if m.biotype == "protein_coding" and m.cds and m.score >= rule.min_score
+            and sum(e - s for s, e in m.cds) >= rule.min_cds and _canonical_introns(m, reader)]
+
+
+def _mix(start, fitted, weight: float):
+    """weight · fitted + (1 - weight) · start for nested lists of numbers; a missing start is neutral (0)."""
+    new = np.asarray(fitted, dtype=np.float64)
+    old = np.zeros_like(new) if start is None else np.asarray(start, dtype=np.float64)
+    if old.shape != new.shape:  # length priors: pad the shorter with 0, which is the prior's value at its end
+        length = max(len(old), len(new))
+        old, new = (np.pad(a, (0, length - len(a))) for a in (old, new))
+    return np.round(weight * new + (1 - weight) * old, 4).tolist()
+
+
+def _mix_pwm(start: Pwm | None, fitted: Pwm, weight: float) -> Pwm:
+    if start is not None and (start.offset, start.order, np.shape(start.log_odds)) != \
+            (fitted.offset, fitted.order, np.shape(fitted.log_odds)):
+        start = None  # a different layout: the refit stands alone, scaled like a neutral start
+    return Pwm(fitted.offset, _mix(start.log_odds if start else None, fitted.log_odds, weight), fitted.order)
+
+
+def blend(start: GeneParameters, fitted: GeneParameters, samples, strength: float,
+          fade_site_classifier: bool = True) -> tuple[GeneParameters, float, float]:
+    """The starting parameters with every fitted field moved toward the refit by its evidence."""
+    genes = samples.transcripts
+    introns = len(samples.sites["donor"])
+    internal = len(samples.exon_lengths)
+    w_genes, w_introns, w_exons = (n / (n + strength) for n in (genes, introns, internal))
+    out = replace(start, notes={**start.notes, "adapted": True})
+    out.coding_markov = _mix(start.coding_markov, fitted.coding_markov, w_genes)
+    out.hexamer = _mix(start.hexamer, fitted.hexamer, w_genes)
+    out.start = _mix_pwm(start.start, fitted.start, w_genes)
+    if introns:
+        out.intron_markov = _mix(start.intron_markov, fitted.intron_markov, w_introns)
+        out.donor = _mix_pwm(start.donor, fitted.donor, w_introns)
+        out.acceptor = _mix_pwm(start.acceptor, fitted.acceptor, w_introns)
+        if fitted.intron_length_log_odds:
+            out.intron_length_log_odds = _mix(start.intron_length_log_odds, fitted.intron_length_log_odds, w_introns)
+        codes = samples.codes()
+        for kind, percentile in (("donor", 0.1), ("acceptor", 1.0)):
+            floor = site_floor(getattr(out, kind), codes, samples.sites[kind], percentile)
+            old = getattr(start, f"{kind}_floor")
+            setattr(out, f"{kind}_floor", floor if getattr(start, kind) is None else min(old, floor))
+    if fade_site_classifier:
+        out.weight_site_classifier = round(start.weight_site_classifier * (1 - w_introns), 4)
+    if internal and fitted.exon_length_log_odds:
+        out.exon_length_log_odds = _mix(start.exon_length_log_odds, fitted.exon_length_log_odds, w_exons)
+    return out, round(w_genes, 3), round(w_introns, 3)
+
+
+def adapt(start: GeneParameters, first: list[GeneModel], decode: Callable[[GeneParameters], list[GeneModel]],
+          reader: FastaReader, settings: AdaptSettings = AdaptSettings(),
+          log: Callable[[str], None] = lambda _: None) -> Adaptation:
+    """Refit and re-decode from the gene models `first` (decoded with `start`) until they settle.
+
+    Returns the unadapted `first` with the reason when the genome gives fewer than
+    settings.min_genes confident genes.
+    """
+    params, models, rounds = start, first, []
+    for number in range(1, settings.max_rounds + 1):
+        trusted = confident(models, reader, settings.confidence)
+        if len(trusted) < settings.min_genes:
+            note = f"{len(trusted)} confident gene models (fewer than {settings.min_genes}): kept the starting models"
+            if not rounds:
+                return Adaptation(start, first, [], note)
+            return Adaptation(params, models, rounds, note)
+        samples = count_genes(reader, trusted)
+        params, w_genes, w_introns = blend(start, fitted_parameters(samples), samples, settings.strength,
+                                           settings.fade_site_classifier)
+        previous = chains(models)
+        models = decode(params)
+        now = chains(models)
+        changed = 1 - len(now & previous) / max(len(now | previous), 1)
+        rounds.append(Round(len(trusted), len(samples.sites["donor"]), w_genes, w_introns,
+                            sum(m.biotype == "protein_coding" for m in models), round(changed, 4)))
+        log(f"adaptation round {number}: {len(trusted)} confident genes, weights {w_genes}/{w_introns}, "
+            f"site classifier weight {params.weight_site_classifier}, "
+            f"{rounds[-1].genes} gene models, {changed:.1%} of CDS chains changed")
+        if changed < settings.tolerance:
+            return Adaptation(params, models, rounds, f"gene set settled (under {settings.tolerance:.0%} changed)")
+    return Adaptation(params, models, rounds, f"{settings.max_rounds} rounds")

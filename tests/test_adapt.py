@@ -1,17 +1,19 @@
 """adapt.py: `genoseg adapt RUN_DIR` and `annotate --adapt` on real runs of the bundled model."""
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from genoseg.adapt import _starting_parameters, decode_run
+from genoseg.adapt import _starting_parameters, adapt_run, decode_run
 from genoseg.annotation import read_annotation
 from genoseg.cli import main
 from genoseg.fasta import FastaReader
-from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.adapt import AdaptSettings
+from genoseg.genes.parameters import BUNDLED_FILE, GeneParameters
 from genoseg.outputs import finished_run
 from tests.helpers import write_fasta
 
@@ -50,19 +52,32 @@ def test_the_bigwigs_decode_back_to_the_runs_own_gene_models(example_runs):
     assert len(models) > 20
 
 
-def test_annotate_adapt_records_its_rounds_and_writes_a_reusable_gene_model(example_runs, tmp_path):
+def test_a_genome_like_the_training_one_keeps_the_starting_models(example_runs):
+    """The example is A. thaliana: its own coding chain reads it no better than the shipped one."""
     run = example_runs / "adapted"
     summary = json.loads((run / "run.json").read_text())
-    rounds = summary["adaptation"]["rounds"]
-    assert rounds and rounds[0]["confident_genes"] >= 20 and 0 < rounds[0]["weight_genes"] < 1
+    assert summary["adaptation"]["rounds"] == [] and "kept the starting models" in summary["adaptation"]["stopped"]
+    assert _genes(run) == _genes(example_runs / "plain")
+    assert (example_runs / "adapted.faa").read_text() == (example_runs / "plain.faa").read_text()
     stem = "athaliana_chr1_25M.genoseg"
     assert {f"{stem}.gene_model.json", "site_classifier.safetensors", f"{stem}.genes.gff3"} <= set(summary["outputs"])
+    assert GeneParameters.load(run / f"{stem}.gene_model.json").as_dict() == GeneParameters.load(BUNDLED_FILE).as_dict()
+
+
+def test_adaptation_rounds_write_a_reusable_gene_model(example_runs, tmp_path):
+    """Adaptation forced on (need 1): the rounds are recorded, the gene GFF3 validates, and the
+    adapted gene_model.json, given back to annotate, decodes the same gene models."""
+    run = tmp_path / "run"
+    shutil.copytree(example_runs / "plain", run)
+    summary = adapt_run(run, AdaptSettings(need=1.0, max_rounds=1))
+    [first] = summary.adaptation["rounds"]
+    assert first["confident_genes"] >= 20 and 0 < first["weight_genes"] < 1 and first["need"] == 1.0
+    stem = "athaliana_chr1_25M.genoseg"
     params = GeneParameters.load(run / f"{stem}.gene_model.json")
-    assert params.notes.get("adapted") and params.site_classifier is not None
-    assert summary["gene_models"]["protein_coding"] == sum(l.split("\t")[2] == "gene" for l in _genes(run) if "\t" in l)
+    assert params.notes.get("adapted") and params.coding_markov != GeneParameters.load(BUNDLED_FILE).coding_markov
+    assert summary.counts.gene_models["protein_coding"] == sum(l.split("\t")[2] == "gene" for l in _genes(run) if "\t" in l)
     result = subprocess.run(["gt", "gff3validator", str(run / f"{stem}.genes.gff3")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    # The adapted file is a gene-parameter file like any other.
     again = run_cli("annotate", EXAMPLE, "-o", tmp_path / "again", "-q", "--no-bigwig",
                     "--gene-parameters", run / f"{stem}.gene_model.json")
     assert again.exit_code == 0, again.output
@@ -72,8 +87,6 @@ def test_annotate_adapt_records_its_rounds_and_writes_a_reusable_gene_model(exam
 def test_adapting_a_finished_run_gives_what_annotate_adapt_gives(example_runs, tmp_path):
     """`genoseg adapt` decodes the first round from the bigWigs; `annotate --adapt` had it in hand."""
     run = tmp_path / "plain"
-    import shutil
-
     shutil.copytree(example_runs / "plain", run)
     result = run_cli("adapt", run, "-q")
     assert result.exit_code == 0, result.output
@@ -95,7 +108,7 @@ def test_a_resumed_run_with_adapt_gives_what_a_single_run_gives(tmp_path):
                       "--resume-unit", "60000")
     assert resumed.exit_code == 0, resumed.output
     summary = json.loads((tmp_path / "resumed" / "run.json").read_text())
-    assert summary["resume"]["units"] == 3 and summary["adaptation"]["rounds"]
+    assert summary["resume"]["units"] == 3 and "adaptation" in summary
     assert _genes(tmp_path / "resumed") == _genes(tmp_path / "single")
 
 

@@ -205,7 +205,7 @@ def merge(shards, output, proteins, force) -> None:
 
 @main.command("adapt", cls=GenosegCommand)
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--rounds", default=3, show_default=True, help="Most refit-and-decode rounds.")
+@click.option("--rounds", default=2, show_default=True, help="Most refit-and-decode rounds.")
 @click.option("--strength", default=200.0, show_default=True,
               help="Weight of the starting models, in genes: a model refitted from n genes gets n / (n + STRENGTH).")
 @click.option("--min-score", default=0.5, show_default=True,

@@ -13,6 +13,7 @@ No annotation of the target genome is read: only its sequence and the decoded ge
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -22,6 +23,7 @@ from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.genes.fit import count_genes, fitted_parameters, site_floor
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.sequence import CODE
 from genoseg.genes.sites import Pwm
 
 Chain = tuple[str, str, tuple[tuple[int, int], ...]]
@@ -43,9 +45,10 @@ class AdaptSettings:
     # Pseudo-count of the starting models, in genes (introns, internal exons): a field refitted
     # from n examples gets weight n / (n + strength).
     strength: float = 200.0
-    max_rounds: int = 3
+    max_rounds: int = 2
     tolerance: float = 0.01  # stop when fewer than this share of CDS chains changed
     min_genes: int = 20  # fewer confident genes than this: keep the starting models
+    need: float | None = None  # None: measured (need_for_adaptation); a number in 0..1: taken as it is
     # The convolutional site classifiers are not refitted (minutes of training, on decoded
     # introns): like every starting model they keep the share the genome's evidence leaves them,
     # 1 - the intron weight. (Scaling them instead by how well they separate the confident sites
@@ -58,6 +61,7 @@ class Round:
     """One refit and re-decode, as run.json reports it."""
 
     confident_genes: int
+    need: float  # how much the genome needs its own models (need_for_adaptation)
     introns: int
     weight_genes: float  # the refit's share in the coding models and the start codon matrix
     weight_introns: float  # ... in the intron chain, splice-site models and intron lengths
@@ -116,13 +120,69 @@ def _mix_pwm(start: Pwm | None, fitted: Pwm, weight: float) -> Pwm:
     return Pwm(fitted.offset, _mix(start.log_odds if start else None, fitted.log_odds, weight), fitted.order)
 
 
+def _coding_codes(reader: FastaReader, model: GeneModel) -> np.ndarray:
+    """The model's spliced CDS as base codes, on its own strand."""
+    bases = np.concatenate([reader.fetch(model.record, s, e) for s, e in model.cds])
+    return CODE[bases if model.strand != "-" else reverse_complement(bases)]
+
+
+def frame_accuracy(params: GeneParameters, cds: list[np.ndarray], window: int = 48) -> tuple[float, int]:
+    """Share of `window`-base stretches of coding sequence (codon-aligned) that `params`' coding
+    model scores higher in their own frame than in either shifted frame. Whole genes are read
+    right by any coding model; 16 codons show which model knows the genome's codon usage."""
+    right = total = 0
+    for codes in cds:
+        starts = np.arange(0, len(codes) - window + 1, window)
+        if not len(starts):
+            continue
+        sums = np.stack([np.concatenate(([0.0], np.cumsum(row))) for row in params.coding_per_base(codes)])
+        scores = sums[:, starts + window] - sums[:, starts]
+        right += int((scores[0] > np.maximum(scores[1], scores[2])).sum())
+        total += len(starts)
+    return (right / total if total else 0.0), total
+
+
+NEED_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def need_for_adaptation(start: GeneParameters, trusted: list[GeneModel], reader: FastaReader,
+                        seed: int = 0) -> tuple[float, float, float]:
+    """How far this genome's own models should replace the starting ones, 0..1, chosen by
+    cross-validation; with the starting and the chosen models' accuracies.
+
+    The confident genes are split in two. A coding chain refitted on one half is mixed with the
+    starting one in the proportions NEED_GRID, and each mix reads the other half's coding
+    sequence (`frame_accuracy`). The best mix wins if it reads more stretches right than the
+    starting chain by over two standard errors of the difference; otherwise nothing changes. On
+    a genome like the training one the starting chain reads it as well as any mix; on another
+    clade the genome's own chain reads it better.
+    """
+    order = np.random.default_rng(seed).permutation(len(trusted))
+    half = len(trusted) // 2
+    fit_on, test_on = [trusted[i] for i in order[:half]], [trusted[i] for i in order[half:]]
+    if not fit_on or not start.coding_markov:
+        return 1.0, 0.0, 1.0  # nothing to compare with: the genome's own models stand
+    cds = [_coding_codes(reader, m) for m in test_on]
+    own = fitted_parameters(count_genes(reader, fit_on))
+    accuracy = {}
+    for w in NEED_GRID:
+        mixed = replace(start, coding_markov=_mix(start.coding_markov, own.coding_markov, w))
+        accuracy[w], windows = frame_accuracy(mixed, cds)
+    p = accuracy[0.0]
+    margin = 2 * math.sqrt(2 * p * (1 - p) / max(windows, 1))
+    better = [w for w in NEED_GRID if accuracy[w] - p > margin]
+    best = max(better, key=lambda w: (accuracy[w], -w)) if better else 0.0
+    return best, p, accuracy[best]
+
+
 def blend(start: GeneParameters, fitted: GeneParameters, samples, strength: float,
-          fade_site_classifier: bool = True) -> tuple[GeneParameters, float, float]:
-    """The starting parameters with every fitted field moved toward the refit by its evidence."""
+          fade_site_classifier: bool = True, need: float = 1.0) -> tuple[GeneParameters, float, float]:
+    """The starting parameters with every fitted field moved toward the refit by its evidence
+    (n / (n + strength) for n genes, introns or internal exons), scaled by the genome's `need`."""
     genes = samples.transcripts
     introns = len(samples.sites["donor"])
     internal = len(samples.exon_lengths)
-    w_genes, w_introns, w_exons = (n / (n + strength) for n in (genes, introns, internal))
+    w_genes, w_introns, w_exons = (need * n / (n + strength) for n in (genes, introns, internal))
     out = replace(start, notes={**start.notes, "adapted": True})
     out.coding_markov = _mix(start.coding_markov, fitted.coding_markov, w_genes)
     out.hexamer = _mix(start.hexamer, fitted.hexamer, w_genes)
@@ -154,6 +214,7 @@ def adapt(start: GeneParameters, first: list[GeneModel], decode: Callable[[GeneP
     settings.min_genes confident genes.
     """
     params, models, rounds = start, first, []
+    need = None
     for number in range(1, settings.max_rounds + 1):
         trusted = confident(models, reader, settings.confidence)
         if len(trusted) < settings.min_genes:
@@ -161,14 +222,24 @@ def adapt(start: GeneParameters, first: list[GeneModel], decode: Callable[[GeneP
             if not rounds:
                 return Adaptation(start, first, [], note)
             return Adaptation(params, models, rounds, note)
+        if need is None and settings.need is not None:
+            need = settings.need
+        elif need is None:  # measured once, on the first round's confident genes
+            need, shipped, own = need_for_adaptation(start, trusted, reader)
+            log(f"coding frame read right by the starting models {shipped:.3f}, by this genome's own {own:.3f}: "
+                f"need {need:.2f}")
+            if need == 0:
+                return Adaptation(start, first, [], f"the genome's own coding model reads its genes no better than "
+                                  f"the starting one ({own:.3f} against {shipped:.3f} of 16-codon stretches): "
+                                  "kept the starting models")
         samples = count_genes(reader, trusted)
         params, w_genes, w_introns = blend(start, fitted_parameters(samples), samples, settings.strength,
-                                           settings.fade_site_classifier)
+                                           settings.fade_site_classifier, need)
         previous = chains(models)
         models = decode(params)
         now = chains(models)
         changed = 1 - len(now & previous) / max(len(now | previous), 1)
-        rounds.append(Round(len(trusted), len(samples.sites["donor"]), w_genes, w_introns,
+        rounds.append(Round(len(trusted), round(need, 3), len(samples.sites["donor"]), w_genes, w_introns,
                             sum(m.biotype == "protein_coding" for m in models), round(changed, 4)))
         log(f"adaptation round {number}: {len(trusted)} confident genes, weights {w_genes}/{w_introns}, "
             f"site classifier weight {params.weight_site_classifier}, "

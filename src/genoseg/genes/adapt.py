@@ -3,9 +3,11 @@
 The shipped sequence models (coding and intron Markov chains, splice-site and start-codon weight
 arrays, length priors) were fitted on the training genome; on another clade they point the wrong
 way. Like GeneMark-ES, which trains on the target genome without annotation, `adapt` decodes,
-keeps the gene models it can trust (`Confidence`), refits the genome-specific models from them
-(`fit.count_genes`), blends each with the starting model in proportion to how much evidence the
-genome gave (`blend`), and decodes again until the gene set stops changing. The network's
+keeps the gene models it can trust (`Confidence`), measures by cross-validation how much better
+the genome's own coding model reads them (`need_for_adaptation`; a genome like the training one
+needs nothing and keeps the shipped models), refits the genome-specific models (`fit.count_genes`),
+blends each with the starting model by that need and by how much evidence the genome gave
+(`blend`), and decodes again until the gene set stops changing. The network's
 probabilities are computed once; every round re-decodes them (the caller's `decode`).
 
 No annotation of the target genome is read: only its sequence and the decoded gene models.
@@ -51,8 +53,7 @@ class AdaptSettings:
     need: float | None = None  # None: measured (need_for_adaptation); a number in 0..1: taken as it is
     # The convolutional site classifiers are not refitted (minutes of training, on decoded
     # introns): like every starting model they keep the share the genome's evidence leaves them,
-    # 1 - the intron weight. (Scaling them instead by how well they separate the confident sites
-    # from decoys kept them whole on yeast: those sites are the decoder's own choices.)
+    # 1 - the intron weight.
     fade_site_classifier: bool = True
 
 

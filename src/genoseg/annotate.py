@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 
 from genoseg import __version__
+from genoseg.adapt import adapt_run
 from genoseg.background import Behind
 from genoseg.errors import UsageError
 from genoseg.fasta import FastaReader, content_fingerprint
@@ -89,11 +90,7 @@ def annotate(
                         IntervalCaller(settings.features, settings.thresholds, options.min_length), decoder)
 
         directory = None if options.output == "-" else OutputDirectory(Path(options.output))
-        if directory is not None:
-            check_targets(planned_outputs(options, settings.features, genes.params is not None),
-                          run_inputs(options, model_name), directory.path, options.force)
-        elif options.proteins:
-            check_targets([Path(options.proteins)], run_inputs(options, model_name), None, options.force)
+        check_outputs(options, settings, genes, directory)
         run, targets = choose_run(options, model, genes.params, plan, new_sink, directory)
         try:
             computed = execute(run, targets, plan, reader, model, device, settings, options, summary,
@@ -108,8 +105,6 @@ def annotate(
     wall = summary.timings.wall_seconds
     log(f"annotated {computed:,} bases in {wall:.1f}s ({computed / max(wall, 1e-9):,.0f} bp/s)")
     if options.adapt and genes.params is not None:
-        from genoseg.adapt import adapt_run
-
         first = run.sink.outputs.kept if isinstance(run, SingleRun) else None
         summary = adapt_run(options.output, first=first, force=options.force, log=log)
     return summary
@@ -136,6 +131,18 @@ def describe(options: AnnotateOptions, settings: RunSettings, plan: Plan, device
     counts.segments_skipped_short = len(plan.short)
     counts.bases_skipped_short = sum(span_length(t, s) for t, s in plan.short)
     return summary
+
+
+def check_outputs(options: AnnotateOptions, settings: RunSettings, genes: GeneSetup,
+                  directory: OutputDirectory | None) -> None:
+    """Refuse the run before anything is written if an output would replace an input, another
+    output or a file no genoseg run wrote (outputs.check_targets)."""
+    inputs = run_inputs(options, settings.model_name)
+    if directory is not None:
+        check_targets(planned_outputs(options, settings.features, genes.params is not None), inputs, directory.path,
+                      options.force)
+    elif options.proteins:
+        check_targets([Path(options.proteins)], inputs, None, options.force)
 
 
 def gene_setup(options: AnnotateOptions, settings: RunSettings, log: Callable[[str], None]) -> GeneSetup:

@@ -130,3 +130,12 @@ def test_adapt_refuses_a_shard_and_a_run_without_tracks(tmp_path):
     assert run_cli("annotate", EXAMPLE, "-o", tmp_path / "flat", "-q", "--no-bigwig").exit_code == 0
     result = run_cli("adapt", tmp_path / "flat")
     assert result.exit_code == 2 and "bigWig" in result.output
+
+
+def test_a_damaged_track_is_named_in_one_line(example_runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(example_runs / "plain", run)
+    (run / "athaliana_chr1_25M.genoseg.exon.bw").write_bytes(b"not a bigwig")
+    result = subprocess.run(["genoseg", "adapt", str(run)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"genoseg: error: {run}/athaliana_chr1_25M.genoseg.exon.bw: not a readable bigWig track"

@@ -42,7 +42,7 @@ def decode_run(files: RunFiles, features: list[str], reader: FastaReader, params
     decoder produced when `params` are the run's (the tracks hold the same float32 values)."""
     columns = Columns.of(features)
     decoder = GeneDecoder(columns, params, reader.fetch)
-    handles = {c: pyBigWig.open(str(files.bigwig(features[c]))) for c in decoder.keep}
+    handles = {c: _open_track(files.bigwig(features[c])) for c in decoder.keep}
     models: list[GeneModel] = []
     try:
         for record in reader.records:
@@ -70,6 +70,23 @@ def decode_run(files: RunFiles, features: list[str], reader: FastaReader, params
         for handle in handles.values():
             handle.close()
     return models
+
+
+BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little")
+
+
+def _open_track(path: Path):
+    """A run's bigWig, opened; checked for the bigWig signature first, as libBigWig prints its
+    own complaints to stderr."""
+    try:
+        with open(path, "rb") as probe:
+            signed = probe.read(4) == BIGWIG_MAGIC
+        handle = pyBigWig.open(str(path)) if signed else None
+    except (OSError, RuntimeError):
+        handle = None
+    if handle is None or not handle.isBigWig():
+        raise DataError(f"{path}: not a readable bigWig track")
+    return handle
 
 
 def _starting_parameters(summary: RunSummary) -> GeneParameters:

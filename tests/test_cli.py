@@ -67,3 +67,15 @@ def test_errors_are_one_line_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("genoseg: error: ") and "no run.json" in result.stderr
+
+
+def test_the_run_summary_is_printed_once(many_records, tiny_model_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from genoseg.cli import main
+
+    result = CliRunner().invoke(main, ["annotate", str(many_records), "-o", str(tmp_path / "out"), "-m",
+                                       str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if " bases" in line and " in " in line]
+    assert len(lines) == 1 and lines[0].startswith("genoseg: ") and "bases annotated in" in lines[0]

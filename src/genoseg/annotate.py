@@ -93,7 +93,7 @@ def annotate(
         check_outputs(options, settings, genes, directory)
         run, targets = choose_run(options, model, genes.params, plan, new_sink, directory)
         try:
-            computed = execute(run, targets, plan, reader, model, device, settings, options, summary,
+            execute(run, targets, plan, reader, model, device, settings, options, summary,
                                lambda bases: on_progress and on_progress(bases, plan.bases_to_do), t0)
         except BaseException:
             run.discard()
@@ -102,8 +102,7 @@ def annotate(
             raise
     if isinstance(run, UnitRun):
         run.state.clear()
-    wall = summary.timings.wall_seconds
-    log(f"annotated {computed:,} bases in {wall:.1f}s ({computed / max(wall, 1e-9):,.0f} bp/s)")
+    # The summary is returned, not logged: the CLI prints it once.
     if options.adapt and genes.params is not None:
         first = run.sink.outputs.kept if isinstance(run, SingleRun) else None
         summary = adapt_run(options.output, first=first, force=options.force, log=log)
@@ -181,12 +180,8 @@ def choose_run(options: AnnotateOptions, model: SegmentNT, params: GeneParameter
 
 def execute(run: SingleRun | UnitRun, targets: list, plan: Plan, reader: FastaReader, model: SegmentNT,
             device: torch.device, settings: RunSettings, options: AnnotateOptions, summary: RunSummary,
-            on_progress: Callable[[int], None], t0: float) -> int:
-    """Run the model over the targets' windows, commit the outputs, complete `summary`.
-
-    Returns:
-        The bases this process computed (a resumed run's earlier units excluded).
-    """
+            on_progress: Callable[[int], None], t0: float) -> None:
+    """Run the model over the targets' windows, commit the outputs, complete `summary`."""
     windows = plan_run_windows(targets, settings.window, settings.overlap, options.min_segment_length,
                                plan.block_of)
     producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
@@ -210,7 +205,6 @@ def execute(run: SingleRun | UnitRun, targets: list, plan: Plan, reader: FastaRe
         summary.timings.wall_seconds = round(time.time() - t0, 2)
     # With -o -, only a --proteins file is left to put in place.
     commit_set(directory, moves, summary if directory else None)
-    return computed
 
 
 def summarize(summary: RunSummary, run: SingleRun | UnitRun, predictor: Predictor, writer_seconds: float,

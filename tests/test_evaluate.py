@@ -139,8 +139,9 @@ def test_cds_measures_leave_out_transcripts_partly_outside_the_region(tmp_path):
     assert result["locus"]["found"] == result["locus"]["right"] == 1
 
 
-def test_a_run_directory_is_scored_per_base_and_by_its_gene_models(tmp_path):
-    """The run's interval file gives the per-base figures, its gene GFF3 the CDS measures."""
+def test_a_run_directory_is_scored_by_its_gene_models_or_its_intervals(tmp_path):
+    """With --intervals the run's interval file gives the per-base figures, its gene GFF3 the CDS
+    measures; by default everything comes from the gene models."""
     from genoseg.outputs import commit_set
     from genoseg.summary import RunSummary
 
@@ -152,6 +153,10 @@ def test_a_run_directory_is_scored_per_base_and_by_its_gene_models(tmp_path):
     commit_set(run, [], RunSummary(input="genome.fa", genoseg_version="x"))
     ref = tmp_path / "ref.gff3"
     ref.write_text(_gff3(CDS_REFERENCE))
-    result = evaluate(str(ref), str(run))
-    assert result["prediction_kind"] == "genoseg intervals" and "exon" in result["per_base"]
+    result = evaluate(str(ref), str(run), intervals=True)
+    assert result["prediction_kind"] == "genoseg intervals" and list(result["per_base"]) == ["exon"]
     assert result["locus"]["found"] == 2 and result["cds_exon"]["found"] == 9
+    # By default a run directory is scored by its gene models, as --gff3 would score them.
+    default = evaluate(str(ref), str(run))
+    assert default["prediction_kind"] == "gene models" and default["prediction"].endswith("genome.genoseg.genes.gff3")
+    assert default == evaluate(str(ref), str(run / "genome.genoseg.genes.gff3"))

@@ -328,10 +328,13 @@ def fit_genes(fasta, annotation, regions, output, site_epochs) -> None:
 @click.option("--gff3", "gff3", default=None, type=click.Path(dir_okay=False), help="A prediction GFF3/GTF from any tool.")
 @click.option("--region", "regions", multiple=True, help="Score only NAME:START-END (repeatable).")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write the metrics as JSON.")
-def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
+@click.option("--intervals", is_flag=True,
+              help="With a run directory: score its per-class intervals (per base) instead of its gene models.")
+def evaluate(prediction, annotation, gff3, regions, json_path, intervals) -> None:
     """Score predictions against a reference annotation.
 
-    PREDICTION is a genoseg output directory; --gff3 scores any tool's gene models instead.
+    PREDICTION is a genoseg output directory, scored by its gene models (by its per-class
+    intervals with --intervals); --gff3 scores any tool's gene models instead.
     Per class: per-base precision, recall, F1 and MCC; exon level: exact-boundary precision,
     recall and F1; gene level: share of reference genes with every exon exact (for gene models
     also: every CDS segment exact, and the exact intron chain). For gene models (--gff3, or a
@@ -353,7 +356,7 @@ def evaluate(prediction, annotation, gff3, regions, json_path) -> None:
 
     if bool(prediction) == bool(gff3):
         raise UsageError("give either a genoseg output directory or --gff3 FILE")
-    result = run_evaluate(annotation, prediction or gff3, list(regions))
+    result = run_evaluate(annotation, prediction or gff3, list(regions), intervals)
     table = Table(title=f"{result['prediction']} vs {result['reference']}")
     for column in ("class", "precision", "recall", "F1", "MCC"):
         table.add_column(column, justify="left" if column == "class" else "right")

@@ -57,11 +57,13 @@ def _read_class_intervals(path: Path) -> ClassIntervals | None:
     return ClassIntervals(by_feature) if saw_class else None
 
 
-def prediction_path(target: str) -> Path:
+def prediction_path(target: str, intervals: bool = False) -> Path:
+    """The file to score: `target` itself, or in a run directory its gene models (its class
+    intervals with `intervals`, or when it has no gene models)."""
     path = Path(target)
     if path.is_dir():
-        # A run directory's class intervals; its gene models are scored with --gff3.
-        return intervals_gff3_in(path)
+        genes = None if intervals else genes_gff3_in(path)
+        return genes if genes is not None else intervals_gff3_in(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such prediction file or directory")
     return path
@@ -205,10 +207,12 @@ def _score_region(region: Region, reference: Annotation, predicted: Annotation |
         confusion.tn += idle
 
 
-def evaluate(reference_path: str, prediction: str, regions: list[str] | None = None) -> dict:
+def evaluate(reference_path: str, prediction: str, regions: list[str] | None = None, intervals: bool = False) -> dict:
+    """Score a prediction file, or a run directory (its gene models; with `intervals`, its class
+    intervals per base plus its gene models' CDS measures), against a reference annotation."""
     ref_path = Path(reference_path)
     reference = read_annotation(ref_path)
-    pred_path = prediction_path(prediction)
+    pred_path = prediction_path(prediction, intervals)
     intervals = _read_class_intervals(pred_path)
     predicted_models = None if intervals is not None else read_annotation(pred_path)
     lengths = _lengths(reference, ref_path)

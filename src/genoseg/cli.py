@@ -76,6 +76,7 @@ def main(debug: bool) -> None:
       genoseg annotate genome.fa.gz --region chr1:1-2000000 -o out/
       genoseg annotate genome.fa --shard 2/8 --resume -o shards/2/
       genoseg merge shards/*/ -o out/
+      genoseg adapt out/                      # self-train the gene decoder on out/'s genome
       genoseg evaluate --annotation ref.gff3 out/
       genoseg train --fasta g.fa --annotation g.gff3 -o my_model/
     """

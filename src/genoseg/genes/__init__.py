@@ -8,7 +8,9 @@
 - `utr`: UTRs read outward from each CDS;
 - `stream`: `GeneDecoder`, which cuts a stream of stitched tracks into loci;
 - `parameters`: `GeneParameters` (gene_model.json), checked field by field on load;
-- `fit`: fitting the sequence models from a reference annotation (`genoseg fit-genes`).
+- `fit`: fitting the sequence models from a reference annotation (`genoseg fit-genes`), or from
+  decoded gene models;
+- `adapt`: self-training on the genome being annotated (`annotate --adapt`, `genoseg adapt`).
 
 The package imports nothing itself, so writers can use `genes.models` without torch.
 """

@@ -29,7 +29,7 @@ def run_cli(*args):
 def _genes(directory: Path) -> list[str]:
     """The gene GFF3's feature lines (the provenance comment left out)."""
     files = finished_run(directory)[1]
-    return [line for line in files.genes_gff3.read_text().splitlines() if not line.startswith("# genoseg=")]
+    return [line for line in files.genes_gff3.read_text().splitlines() if not line.startswith("#genoseg=")]
 
 
 @pytest.fixture(scope="module")

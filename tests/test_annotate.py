@@ -264,3 +264,18 @@ def test_writer_thread_keeps_order_and_reraises_errors():
     started = time.perf_counter()
     slow.stop()
     assert not slow.thread.is_alive() and time.perf_counter() - started < 0.5
+
+
+def test_a_sorted_gff3_stream_still_validates(synthetic_fasta, tiny_model_dir, tmp_path):
+    """`genoseg annotate -o - | sort -k1,1 -k4,4n` keeps ##gff-version first (byte-order sort)."""
+    result = CliRunner().invoke(main, ["annotate", str(synthetic_fasta), "-o", "-", "-m", str(tiny_model_dir), "-q"])
+    assert result.exit_code == 0
+    stream = tmp_path / "stream.gff3"
+    stream.write_text(result.stdout)
+    sorted_gff3 = tmp_path / "sorted.gff3"
+    with open(sorted_gff3, "w") as out:
+        subprocess.run(["sort", "-k1,1", "-k4,4n", str(stream)], stdout=out, check=True, env={"LC_ALL": "C"})
+    lines = sorted_gff3.read_text().splitlines()
+    assert lines[0] == "##gff-version 3" and lines[1].startswith("##sequence-region") and len(lines) > 20
+    check = subprocess.run(["gt", "gff3validator", str(sorted_gff3)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

@@ -6,7 +6,7 @@ regenerate the files and review their diff:
 
     genoseg annotate examples/athaliana_chr1_25M.fa.gz -o golden_out --no-bigwig --force \\
         --proteins tests/data/golden/athaliana_chr1_25M.proteins.faa
-    grep -v '^# genoseg=' golden_out/athaliana_chr1_25M.genoseg.genes.gff3 \\
+    grep -v '^#genoseg=' golden_out/athaliana_chr1_25M.genoseg.genes.gff3 \\
         > tests/data/golden/athaliana_chr1_25M.genes.gff3
 
 Every column is compared exactly except a gene's score (column 6), a mean probability rounded
@@ -26,7 +26,7 @@ GOLDEN = Path(__file__).parent / "data" / "golden"
 
 
 def _rows(text: str) -> list[list[str]]:
-    return [line.split("\t") for line in text.splitlines() if not line.startswith("# genoseg=")]
+    return [line.split("\t") for line in text.splitlines() if not line.startswith("#genoseg=")]
 
 
 def test_bundled_model_gene_models_on_the_example_match_the_committed_ones(tmp_path):

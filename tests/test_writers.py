@@ -56,7 +56,7 @@ def test_interval_rows_in_gff3_and_bed(tmp_path):
     bed_lines = (tmp_path / "i.bed").read_text().splitlines()
     assert bed_lines[0].startswith('track name="genome"')
     assert bed_lines[1] == "chr1\t9\t20\texon\t823\t.\t9\t20\t0,150,60"
-    assert (tmp_path / "i.gff3").read_text().startswith("##gff-version 3\n##sequence-region chr1 1 1000\n# genoseg=test")
+    assert (tmp_path / "i.gff3").read_text().startswith("##gff-version 3\n##sequence-region chr1 1 1000\n#genoseg=test")
 
 
 def test_gene_models_carry_phases_utrs_and_validate(tmp_path):

@@ -18,6 +18,7 @@ from genoseg.errors import UsageError
 from genoseg.metrics import Confusion, GeneAgreement, SetAgreement
 from genoseg.outputs import genes_gff3_in, intervals_gff3_in
 from genoseg.regions import Region, resolve_region
+from genoseg.writers import is_provenance
 
 
 @dataclass
@@ -33,7 +34,7 @@ def _read_class_intervals(path: Path) -> ClassIntervals | None:
     saw_class = False
     with _open_text(path) as handle:
         for lineno, line in enumerate(handle, start=1):
-            if line.startswith("# genoseg="):
+            if is_provenance(line):
                 # The header names every class the model predicts, including those that got no
                 # interval: they must be scored (as zero recall), not silently dropped.
                 for token in line.split():

@@ -21,7 +21,7 @@ import numpy as np
 from genoseg.errors import DataError, UsageError
 from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
 from genoseg.summary import REQUIRED_OF_SHARDS, RunSummary
-from genoseg.writers import AtomicFile, TextOutput
+from genoseg.writers import AtomicFile, TextOutput, is_provenance
 
 # Options that may differ between the parts of one run without changing a single output byte.
 # (Not batch_size: it decides which windows are batched together, and with that the last bits of
@@ -102,12 +102,12 @@ def order_shards(parts: list[Part]) -> list[Part]:
 
 
 def _read_header(path: Path) -> list[str]:
-    """The genoseg GFF3 header: the lines up to and including the `# genoseg=` comment."""
+    """The genoseg GFF3 header: the lines up to and including the settings comment."""
     header: list[str] = []
     with open(path) as handle:
         for line in handle:
             header.append(line)
-            if line.startswith("# genoseg="):
+            if is_provenance(line):
                 return header
     raise DataError(f"{path}: no genoseg header; not a file written by genoseg annotate")
 
@@ -116,7 +116,7 @@ def _body(path: Path) -> Iterator[str]:
     """The feature lines after the header."""
     with open(path) as handle:
         for line in handle:
-            if line.startswith("# genoseg="):
+            if is_provenance(line):
                 break
         yield from handle
 

@@ -144,13 +144,24 @@ def _escape(value: str) -> str:
     return quote(value, safe=" :/|.-_()[]+*#!?@^{}<>'\"")
 
 
+# The run's settings as a comment line after the directives. No space after '#': `sort -k1,1
+# -k4,4n` (byte order) then keeps it below ##gff-version and ##sequence-region, where gt wants
+# them, and above every feature line. Files from earlier versions wrote "# genoseg=".
+PROVENANCE = "#genoseg="
+
+
+def is_provenance(line: str) -> bool:
+    """Whether a GFF3 line is genoseg's settings comment (either spelling)."""
+    return line.startswith((PROVENANCE, "# genoseg="))
+
+
 def _write_header(out: TextOutput, records: list[Record], header: dict[str, str], spacing: str = " ") -> None:
     """Version, one sequence-region per non-empty record, and the run's settings as a comment."""
     out.write("##gff-version 3\n")
     for record in records:
         if record.length > 0:  # GFF3 has no way to state an empty sequence
             out.write(f"##sequence-region{spacing}{escape_seqid(record.name)} 1 {record.length}\n")
-    out.write("# " + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+    out.write("#" + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
 
 
 class Gff3Writer:

@@ -29,6 +29,21 @@ def test_merged_shards_equal_a_single_run(runs):
     assert json.loads((merged / "run.json").read_text())["merged_from"] == [str(s) for s in shards]
 
 
+def test_merged_shards_keep_locus_tag_ids(many_records, tiny_model_dir, tmp_path):
+    """With --id-prefix every shard numbers PREFIX_000001...; merge renumbers them across the
+    genome, zero-padded, as a single run numbers them."""
+    single = annotate(many_records, tmp_path / "single", tiny_model_dir, "--id-prefix", "GS1")
+    shards = [annotate(many_records, tmp_path / f"s{i}", tiny_model_dir, "--shard", f"{i}/2", "--id-prefix", "GS1")
+              for i in (1, 2)]
+    genes = (single / "genome.genoseg.genes.gff3").read_text()
+    assert "ID=GS1_000001;Name=GS1_000001;" in genes and "gene1" not in genes
+    assert "ID=GS1_000001;" in (shards[1] / "genome.genoseg.genes.gff3").read_text()
+    result = RUNNER.invoke(main, ["merge", *map(str, shards), "-o", str(tmp_path / "merged"),
+                                  "--proteins", str(tmp_path / "merged") + ".faa"])
+    assert result.exit_code == 0, result.output
+    assert_same_run(tmp_path / "merged", single)
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing", "shard 2/3 is missing"),
     ("twice", "is also in"),

@@ -7,7 +7,7 @@ import pytest
 from genoseg.fasta import Record
 from genoseg.genes.models import GeneModel
 from genoseg.intervals import Interval
-from genoseg.writers import BedWriter, GeneGff3Writer, Gff3Writer, ProteinWriter, TextOutput, escape_seqid
+from genoseg.writers import BedWriter, GeneGff3Writer, GeneIds, Gff3Writer, ProteinWriter, TextOutput, escape_seqid
 
 HEADER = {"genoseg": "test", "model": "m"}
 
@@ -77,7 +77,16 @@ def test_gene_models_carry_phases_utrs_and_validate(tmp_path):
     assert [(r[2], r[3], r[4]) for r in rows if "UTR" in r[2]] == [
         ("three_prime_UTR", "101", "120"), ("five_prime_UTR", "221", "250")]
     assert rows[0][:7] == ["chr1", "genoseg", "gene", "101", "250", "0.912", "-"]
+    assert rows[0][8] == "ID=gene1;Name=gene1;biotype=protein_coding"  # Name= labels genes in browsers
     assert [r[2] for r in rows if "gene2" in r[8]] == ["ncRNA_gene", "lnc_RNA", "exon"]
     assert (tmp_path / "p.faa").read_text() == ">gene1.t1 gene=gene1 chr1:101-250(-)\nMKV\n"
     result = subprocess.run(["gt", "gff3validator", str(tmp_path / "g.gff3")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_gene_ids_are_locus_tags_with_a_prefix():
+    assert GeneIds().gene(12) == "gene12" and GeneIds("AT1G").gene(12) == "AT1G_000012"
+    pattern = GeneIds("AT1G").pattern
+    line = "ID=AT1G_000012.t1.exon2;Parent=AT1G_000012.t1;note=AT1G_0000123 XAT1G_000001"
+    assert [m.group(1) for m in pattern.finditer(line)] == ["000012", "000012"]
+    assert [m.group(1) for m in GeneIds().pattern.finditer("ID=gene7.t1;Parent=gene7;x=mygene3")] == ["7", "7"]

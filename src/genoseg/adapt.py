@@ -32,7 +32,7 @@ from genoseg.outputs import RunFiles, check_targets, commit_set, finished_run
 from genoseg.settings import AnnotateOptions, load_gene_parameters
 from genoseg.stitching import Track
 from genoseg.summary import RunSummary
-from genoseg.writers import AtomicFile, GeneGff3Writer, ProteinWriter, TextOutput
+from genoseg.writers import AtomicFile, GeneGff3Writer, GeneIds, ProteinWriter, TextOutput
 
 CHUNK = 1 << 20  # bases read from each bigWig at a time
 
@@ -162,7 +162,7 @@ def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adapta
     parameters = AtomicFile(files.adapted_parameters)
     classifier = AtomicFile(files.directory / SITE_CLASSIFIER_FILE)
     try:
-        genes = GeneGff3Writer(texts[0], records, header)
+        genes = GeneGff3Writer(texts[0], records, header, GeneIds((summary.options or {}).get("id_prefix")))
         proteins = ProteinWriter(texts[1]) if len(texts) > 1 else None
         for model in result.models:
             transcript = genes.write(model)

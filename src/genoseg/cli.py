@@ -107,6 +107,8 @@ def main(debug: bool) -> None:
               help="Decode gene models (gene → mRNA/lnc_RNA → exon/CDS/UTR) into STEM.genoseg.genes.gff3.")
 @click.option("--proteins", type=click.Path(dir_okay=False), default=None,
               help="Also write the gene models' translated proteins to this FASTA file (for BUSCO).")
+@click.option("--id-prefix", default=None, metavar="PREFIX",
+              help="Name genes PREFIX_000001, PREFIX_000002, ... (locus tags, unique across genomes) instead of gene1, gene2, ...")
 @click.option("--gene-parameters", type=click.Path(dir_okay=False), default=None,
               help="Decoder sequence models from `genoseg fit-genes`. [default: the model's gene_model.json]")
 @click.option("--min-intron", type=int, default=None, help="Shortest intron in gene models (nt). [default: the gene parameters' (bundled: 60)]")
@@ -128,7 +130,7 @@ def main(debug: bool) -> None:
                    "and decode again (for a species no model was trained on; see `genoseg adapt --help`).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
-             min_length, min_segment_length, stdout_format, strands, gene_models, proteins, gene_parameters,
+             min_length, min_segment_length, stdout_format, strands, gene_models, proteins, id_prefix, gene_parameters,
              min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, adapt, no_bigwig,
              no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
@@ -157,7 +159,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
         min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
-        adapt=adapt,
+        adapt=adapt, id_prefix=id_prefix,
     )
     if shard is not None:
         from genoseg.planning import parse_shard

@@ -21,7 +21,7 @@ import numpy as np
 from genoseg.errors import DataError, UsageError
 from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
 from genoseg.summary import REQUIRED_OF_SHARDS, RunSummary
-from genoseg.writers import AtomicFile, TextOutput, is_provenance
+from genoseg.writers import AtomicFile, GeneIds, TextOutput, is_provenance
 
 # Options that may differ between the parts of one run without changing a single output byte.
 # (Not batch_size: it decides which windows are batched together, and with that the last bits of
@@ -30,7 +30,6 @@ FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "resume", "r
 BIGWIG_CHUNK = 1 << 22
 
 _INTERVAL_ID = re.compile(r"ID=(.*)_(\d+)$")
-_GENE_ID = re.compile(r"\bgene(\d+)")
 
 
 @dataclass
@@ -136,29 +135,29 @@ def _renumber_intervals(line: str, offsets: dict[str, int], seen: dict[str, int]
     return "\t".join(columns)
 
 
-def _shift_genes(text: str, offset: int, seen: list[int]) -> str:
+def _shift_genes(text: str, offset: int, seen: list[int], ids: GeneIds) -> str:
     def shift(match: re.Match) -> str:
         number = int(match.group(1))
         seen[0] = max(seen[0], number)
-        return f"gene{number + offset}"
+        return ids.gene(number + offset)
 
-    return _GENE_ID.sub(shift, text)
+    return ids.pattern.sub(shift, text)
 
 
-def _renumber_gene_line(line: str, offset: int, seen: list[int]) -> str:
+def _renumber_gene_line(line: str, offset: int, seen: list[int], ids: GeneIds) -> str:
     if line.startswith("#"):
         return line
     columns = line.split("\t", 8)
-    columns[8] = _shift_genes(columns[8], offset, seen)
+    columns[8] = _shift_genes(columns[8], offset, seen, ids)
     return "\t".join(columns)
 
 
-def _renumber_protein_line(line: str, offset: int, seen: list[int]) -> str:
+def _renumber_protein_line(line: str, offset: int, seen: list[int], ids: GeneIds) -> str:
     if not line.startswith(">"):
         return line
     # Only the ID and gene= fields: the location after them names a record, which may contain "gene7".
     name, gene, rest = (line[1:].split(" ", 2) + ["", ""])[:3]
-    return f">{_shift_genes(name, offset, seen)} {_shift_genes(gene, offset, seen)} {rest}".rstrip(" \n") + "\n"
+    return f">{_shift_genes(name, offset, seen, ids)} {_shift_genes(gene, offset, seen, ids)} {rest}".rstrip(" \n") + "\n"
 
 
 def _sequence_regions(header: list[str]) -> list[tuple[str, int]]:
@@ -239,7 +238,7 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
                         if i == 0 or not line.startswith("track "):
                             out.write(line)
         if first.genes_gff3.is_file():
-            texts += _merge_genes(parts, output, proteins)
+            texts += _merge_genes(parts, output, proteins, GeneIds(summary.options.get("id_prefix")))
         elif proteins:
             raise UsageError(f"{parts[0].directory}: has no gene models, so there are no proteins to merge")
         if summary.options.get("bigwig", True):
@@ -260,7 +259,7 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
     return [move for text in texts for move in text.moves()] + [target.move for target, _ in bigwigs]
 
 
-def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None) -> list[TextOutput]:
+def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids: GeneIds) -> list[TextOutput]:
     """Gene models (and proteins) of every part, renumbered across the genome."""
     texts = [TextOutput(output.genes_gff3)]
     out = texts[0]
@@ -274,13 +273,13 @@ def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None) -> l
         for part in parts:
             seen = [0]
             for line in _body(part.files.genes_gff3):
-                out.write(_renumber_gene_line(line, offset, seen))
+                out.write(_renumber_gene_line(line, offset, seen, ids))
             if protein_out is not None:
                 if part.proteins is None or not part.proteins.is_file():
                     raise UsageError(f"{part.directory}: wrote no proteins (annotate it with --proteins)")
                 with open(part.proteins) as handle:
                     for line in handle:
-                        protein_out.write(_renumber_protein_line(line, offset, seen))
+                        protein_out.write(_renumber_protein_line(line, offset, seen, ids))
             offset += seen[0]
     except BaseException:
         for text in texts:

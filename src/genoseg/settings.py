@@ -6,6 +6,7 @@ the window and overlap, the gene decoder's parameters, and the files it reads an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from genoseg.outputs import RunFiles
 from genoseg.tiling import check_tiling
 
 DEFAULT_UNIT_BASES = 1_000_000  # bases per --resume unit
+ID_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,29}")
 
 
 BUNDLED_MODEL = Path(__file__).parent / "models" / "default"
@@ -53,6 +55,7 @@ class AnnotateOptions:
     resume_unit: int = DEFAULT_UNIT_BASES  # bases per resumable unit
     force: bool = False  # replace files in the output directory that no genoseg run wrote
     adapt: bool = False  # refit the decoder's sequence models on this genome and decode again
+    id_prefix: str | None = None  # gene IDs PREFIX_000001 (locus tags) instead of gene1
 
 
 def check_options(options: AnnotateOptions) -> None:
@@ -67,6 +70,9 @@ def check_options(options: AnnotateOptions) -> None:
         if value < low or (high is not None and value > high):
             span = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be {span}")
+    if options.id_prefix is not None and not ID_PREFIX.fullmatch(options.id_prefix):
+        raise UsageError(f"--id-prefix {options.id_prefix!r}: use 1-30 letters, digits or '_', starting with a letter "
+                         "(a locus-tag prefix such as AT1G)")
     if options.adapt:
         if options.shard:
             raise UsageError("--adapt learns from the whole genome's gene models: annotate the shards without it, "

@@ -23,7 +23,7 @@ from genoseg.settings import AnnotateOptions
 from genoseg.stitching import SegmentStitcher, Track
 from genoseg.summary import Counts
 from genoseg.tiling import Window
-from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, Gff3Writer, ProteinWriter, TextOutput
+from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, GeneIds, Gff3Writer, ProteinWriter, TextOutput
 
 
 class Outputs:
@@ -45,7 +45,7 @@ class Outputs:
             if options.stdout_format == "bed":
                 self.bed = BedWriter(out, options.track_line, output_stem(options.fasta))
             elif options.stdout_format == "genes":
-                self.gene_gff3 = GeneGff3Writer(out, records, header)
+                self.gene_gff3 = GeneGff3Writer(out, records, header, GeneIds(options.id_prefix))
             else:
                 self.gff3 = Gff3Writer(out, records, header)
             self._add_proteins(options)
@@ -60,7 +60,7 @@ class Outputs:
         if options.gene_models:
             genes = TextOutput(files.genes_gff3)
             self.texts.append(genes)
-            self.gene_gff3 = GeneGff3Writer(genes, records, header)
+            self.gene_gff3 = GeneGff3Writer(genes, records, header, GeneIds(options.id_prefix))
         if options.bigwig:
             self.bigwigs = BigWigSet(files, features, records)
         self._add_proteins(options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -193,6 +194,28 @@ def _phases(model: GeneModel) -> list[int]:
     return phases if model.strand != "-" else phases[::-1]
 
 
+@dataclass(frozen=True)
+class GeneIds:
+    """How genes are named: gene1, gene2, ... by default; with a prefix (--id-prefix), locus
+    tags such as AT1G_000001 that do not collide across genomes (NCBI's PREFIX_number form).
+    Transcripts are GENE.t1; numbering runs across the genome (merge renumbers the parts)."""
+
+    prefix: str | None = None
+
+    def gene(self, number: int) -> str:
+        return f"gene{number}" if self.prefix is None else f"{self.prefix}_{number:0{ID_WIDTH}d}"
+
+    @property
+    def pattern(self) -> re.Pattern:
+        """A gene ID anywhere in a line, its number as group 1."""
+        if self.prefix is None:
+            return re.compile(r"\bgene(\d+)")
+        return re.compile(rf"\b{re.escape(self.prefix)}_(\d{{{ID_WIDTH}}})\b")
+
+
+ID_WIDTH = 6  # digits of a prefixed gene number: 999,999 genes, and IDs that sort in order
+
+
 class GeneGff3Writer:
     """Hierarchical GFF3 gene models: gene → mRNA | lnc_RNA → exon, five_prime_UTR, CDS, three_prime_UTR.
 
@@ -200,8 +223,9 @@ class GeneGff3Writer:
     are complete), so streaming readers and `gt gff3 -tidy` need no look-ahead.
     """
 
-    def __init__(self, out: TextOutput, records: list[Record], header: dict[str, str]) -> None:
+    def __init__(self, out: TextOutput, records: list[Record], header: dict[str, str], ids: GeneIds = GeneIds()) -> None:
         self.out = out
+        self.ids = ids
         self.count = 0
         # Spaced as genometools writes it, so `gt gff3 -tidy` leaves the file unchanged.
         _write_header(out, records, header, spacing="   ")
@@ -209,11 +233,12 @@ class GeneGff3Writer:
     def write(self, model: GeneModel) -> str:
         """Write one gene; returns its transcript ID."""
         self.count += 1
-        gene = f"gene{self.count}"
+        gene = self.ids.gene(self.count)
         transcript = f"{gene}.t1"
         coding = model.biotype == "protein_coding"
+        # Name= is what genome browsers label a gene with.
         rows = [(model.start, model.end, "gene" if coding else "ncRNA_gene", f"{round(model.score, 3):g}",
-                 f"ID={gene};biotype={model.biotype}", ".")]
+                 f"ID={gene};Name={gene};biotype={model.biotype}", ".")]
         rows.append((model.start, model.end, "mRNA" if coding else "lnc_RNA", ".",
                      f"ID={transcript};Parent={gene};biotype={model.biotype}", "."))
         children = []

@@ -122,7 +122,7 @@ def assert_same_run(got: Path, want: Path, proteins: tuple[Path, Path] | None = 
     files = sorted(p.name for p in want.iterdir())
     assert sorted(p.name for p in got.iterdir()) == files
     for name in files:
-        if name.endswith((".gff3", ".bed", ".faa")):
+        if name.endswith((".gff3", ".gtf", ".bed", ".faa")):
             assert (got / name).read_text() == (want / name).read_text(), name
         elif name.endswith(".bw"):
             a, b = pyBigWig.open(str(got / name)), pyBigWig.open(str(want / name))

@@ -90,3 +90,50 @@ def test_gene_ids_are_locus_tags_with_a_prefix():
     line = "ID=AT1G_000012.t1.exon2;Parent=AT1G_000012.t1;note=AT1G_0000123 XAT1G_000001"
     assert [m.group(1) for m in pattern.finditer(line)] == ["000012", "000012"]
     assert [m.group(1) for m in GeneIds().pattern.finditer("ID=gene7.t1;Parent=gene7;x=mygene3")] == ["7", "7"]
+
+
+def test_gene_models_as_gtf_match_the_gff3_and_pass_gffread(tmp_path):
+    """The golden example's gene models written as GTF read back to the same exons and CDS
+    (GTF's CDS leaves the stop codon out; its stop_codon row puts it back)."""
+    import shutil
+    from pathlib import Path
+
+    from genoseg.annotation import read_annotation
+    from genoseg.writers import GeneGtfWriter
+
+    golden = read_annotation(Path(__file__).parent / "data" / "golden" / "athaliana_chr1_25M.genes.gff3")
+    models = [GeneModel(t.seqid, t.strand, t.exons, t.cds, biotype="protein_coding" if t.cds else "lncRNA")
+              for t in golden.transcripts]
+    out = TextOutput(tmp_path / "genes.gtf")
+    writer = GeneGtfWriter(out, HEADER)
+    for model in models:
+        writer.write(model)
+    out.finish()
+    out.publish()
+    back = read_annotation(tmp_path / "genes.gtf")
+    assert [(t.seqid, t.strand, t.exons, t.cds) for t in back.transcripts] == \
+        [(t.seqid, t.strand, t.exons, t.cds) for t in golden.transcripts]
+    rows = [line.split("\t") for line in _lines(tmp_path / "genes.gtf")]
+    kinds = {r[2] for r in rows}
+    assert {"gene", "transcript", "exon", "CDS", "start_codon", "stop_codon"} <= kinds
+    assert sum(r[2] == "start_codon" for r in rows) == sum(r[2] == "stop_codon" for r in rows) == len(models)
+    if shutil.which("gffread"):
+        result = subprocess.run(["gffread", "-E", str(tmp_path / "genes.gtf"), "-o", str(tmp_path / "g.gff3")],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and "Error" not in result.stderr, result.stderr
+
+
+def test_gtf_start_and_stop_codons_on_the_minus_strand(tmp_path):
+    from genoseg.writers import GeneGtfWriter
+
+    out = TextOutput(tmp_path / "g.gtf")
+    writer = GeneGtfWriter(out, HEADER, GeneIds("T"))
+    minus = GeneModel("chr1", "-", [(100, 140), (200, 250)], [(120, 140), (200, 220)], score=0.9, protein="MKV")
+    assert writer.write(minus) == "T_000001.t1"
+    out.finish()
+    out.publish()
+    rows = {(r[2], r[3], r[4], r[7]) for r in (line.split("\t") for line in _lines(tmp_path / "g.gtf"))}
+    # Transcript direction is right to left: start codon 218-220, stop codon 121-123 (1-based).
+    assert ("start_codon", "218", "220", ".") in rows and ("stop_codon", "121", "123", ".") in rows
+    assert ("CDS", "124", "140", "1") in rows and ("CDS", "201", "220", "0") in rows
+    assert ("exon", "201", "250", ".") in rows and ("five_prime_utr", "221", "250", ".") in rows

@@ -32,7 +32,7 @@ from genoseg.outputs import RunFiles, check_targets, commit_set, finished_run
 from genoseg.settings import AnnotateOptions, load_gene_parameters
 from genoseg.stitching import Track
 from genoseg.summary import RunSummary
-from genoseg.writers import AtomicFile, GeneGff3Writer, GeneIds, ProteinWriter, TextOutput
+from genoseg.writers import AtomicFile, GeneGff3Writer, GeneGtfWriter, GeneIds, ProteinWriter, TextOutput
 
 CHUNK = 1 << 20  # bases read from each bigWig at a time
 
@@ -127,7 +127,7 @@ def adapt_run(directory: str | Path, settings: AdaptSettings = AdaptSettings(), 
     """
     directory = Path(directory)
     summary, files = _check_run(directory)
-    targets = [files.genes_gff3, files.adapted_parameters, files.directory / SITE_CLASSIFIER_FILE]
+    targets = [files.genes_gff3, files.genes_gtf, files.adapted_parameters, files.directory / SITE_CLASSIFIER_FILE]
     inputs = [Path(summary.input)] + ([Path(summary.model)] if summary.model and Path(summary.model).is_dir() else [])
     check_targets(targets + ([Path(summary.proteins_file)] if summary.proteins_file else []), inputs, directory, force)
     started = time.time()
@@ -156,16 +156,18 @@ def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adapta
               "thresholds": ",".join(f"{k}:{v}" for k, v in summary.thresholds.items()),
               "min_length": (summary.options or {}).get("min_length", 1),
               "adapted": f"{len(result.rounds)} rounds"}
-    texts = [TextOutput(files.genes_gff3)]
+    texts = [TextOutput(files.genes_gff3), TextOutput(files.genes_gtf)]
     if summary.proteins_file:
         texts.append(TextOutput(Path(summary.proteins_file)))
     parameters = AtomicFile(files.adapted_parameters)
     classifier = AtomicFile(files.directory / SITE_CLASSIFIER_FILE)
     try:
-        genes = GeneGff3Writer(texts[0], records, header, GeneIds((summary.options or {}).get("id_prefix")))
-        proteins = ProteinWriter(texts[1]) if len(texts) > 1 else None
+        ids = GeneIds((summary.options or {}).get("id_prefix"))
+        writers = [GeneGff3Writer(texts[0], records, header, ids), GeneGtfWriter(texts[1], header, ids)]
+        proteins = ProteinWriter(texts[2]) if len(texts) > 2 else None
         for model in result.models:
-            transcript = genes.write(model)
+            for writer in writers:
+                transcript = writer.write(model)
             if proteins:
                 proteins.write(model, transcript)
         for text in texts:

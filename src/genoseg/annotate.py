@@ -152,7 +152,7 @@ def gene_setup(options: AnnotateOptions, settings: RunSettings, log: Callable[[s
             classes they need (on stdout or with --proteins; a run into a directory logs and goes on).
     """
     to_stdout = options.output == "-"
-    wants_genes = options.stdout_format == "genes" if to_stdout else options.gene_models
+    wants_genes = options.stdout_format in ("genes", "gtf") if to_stdout else options.gene_models
     columns = Columns.of(settings.features) if wants_genes else None
     if options.proteins and not wants_genes:
         raise UsageError("--proteins needs gene models: drop --no-gene-models (with -o -, use --format genes)")

@@ -99,8 +99,9 @@ def main(debug: bool) -> None:
               help="Probability threshold: 0.4 for every class, or CLASS=0.6 for one (repeatable). [default: 0.5]")
 @click.option("--min-length", default=1, show_default=True, help="Shortest interval reported (nt).")
 @click.option("--min-segment-length", default=120, show_default=True, help="N-free stretches shorter than this are skipped.")
-@click.option("--format", "stdout_format", type=click.Choice(["gff3", "bed", "genes"]), default="gff3", show_default=True,
-              help="What -o - writes to stdout: class intervals as GFF3 or BED, or gene models as GFF3.")
+@click.option("--format", "stdout_format", type=click.Choice(["gff3", "bed", "genes", "gtf"]), default="gff3",
+              show_default=True,
+              help="What -o - writes to stdout: class intervals as GFF3 or BED, or gene models as GFF3 (genes) or GTF.")
 @click.option("--strands", type=click.Choice(["forward", "both"]), default="forward", show_default=True,
               help="both: also run each window's reverse complement and average (twice the compute).")
 @click.option("--gene-models/--no-gene-models", default=True, show_default=True,
@@ -136,7 +137,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
     """Annotate every base of FASTA with the probability of each genomic element class.
 
     Writes STEM.genoseg.intervals.gff3 and STEM.genoseg.intervals.bed (per-class intervals),
-    STEM.genoseg.genes.gff3 (gene models), one STEM.genoseg.CLASS.bw per class and run.json
+    STEM.genoseg.genes.gff3 and .genes.gtf (gene models), one STEM.genoseg.CLASS.bw per class and run.json
     (STEM: the FASTA's name without .fa/.gz). Files that no earlier genoseg run in the output
     directory wrote are never replaced without --force.
 

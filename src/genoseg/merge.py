@@ -260,11 +260,16 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
 
 
 def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids: GeneIds) -> list[TextOutput]:
-    """Gene models (and proteins) of every part, renumbered across the genome."""
+    """Gene models (GFF3, GTF where the parts have it, proteins) of every part, renumbered across the genome."""
     texts = [TextOutput(output.genes_gff3)]
     out = texts[0]
     try:
         out.write("".join(_read_header(parts[0].files.genes_gff3)))
+        gtf_out = None
+        if parts[0].files.genes_gtf.is_file():
+            gtf_out = TextOutput(output.genes_gtf)
+            texts.append(gtf_out)
+            gtf_out.write("".join(_read_header(parts[0].files.genes_gtf)))
         protein_out = None
         if proteins:
             protein_out = TextOutput(Path(proteins))
@@ -274,6 +279,9 @@ def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids:
             seen = [0]
             for line in _body(part.files.genes_gff3):
                 out.write(_renumber_gene_line(line, offset, seen, ids))
+            if gtf_out is not None:
+                for line in _body(part.files.genes_gtf):
+                    gtf_out.write(_renumber_gene_line(line, offset, [0], ids))
             if protein_out is not None:
                 if part.proteins is None or not part.proteins.is_file():
                     raise UsageError(f"{part.directory}: wrote no proteins (annotate it with --proteins)")

@@ -80,6 +80,10 @@ class RunFiles:
     def genes_gff3(self) -> Path:
         return self._named("genes.gff3")
 
+    @property
+    def genes_gtf(self) -> Path:
+        return self._named("genes.gtf")
+
     def bigwig(self, feature: str) -> Path:
         return self._named(f"{file_name_part(feature)}.bw")
 
@@ -96,7 +100,7 @@ class RunFiles:
         """Every file a run with these settings writes in the directory, run.json included."""
         paths = [self.intervals_gff3, self.intervals_bed]
         if genes:
-            paths.append(self.genes_gff3)
+            paths += [self.genes_gff3, self.genes_gtf]
         if bigwig:
             paths += [self.bigwig(f) for f in features]
         return paths + [self.summary]

@@ -23,7 +23,7 @@ from genoseg.settings import AnnotateOptions
 from genoseg.stitching import SegmentStitcher, Track
 from genoseg.summary import Counts
 from genoseg.tiling import Window
-from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, GeneIds, Gff3Writer, ProteinWriter, TextOutput
+from genoseg.writers import BedWriter, BigWigSet, GeneGff3Writer, GeneGtfWriter, GeneIds, Gff3Writer, ProteinWriter, TextOutput
 
 
 class Outputs:
@@ -34,7 +34,7 @@ class Outputs:
         self.kept: list[GeneModel] | None = [] if options.adapt else None  # for --adapt's first round
         self.to_stdout = options.output == "-"
         self.gff3 = self.bed = None
-        self.gene_gff3: GeneGff3Writer | None = None
+        self.gene_writers: list[GeneGff3Writer | GeneGtfWriter] = []  # the GFF3 and the GTF of the gene models
         self.proteins: ProteinWriter | None = None
         self.bigwigs: BigWigSet | None = None
         self.texts: list[TextOutput] = []
@@ -45,7 +45,9 @@ class Outputs:
             if options.stdout_format == "bed":
                 self.bed = BedWriter(out, options.track_line, output_stem(options.fasta))
             elif options.stdout_format == "genes":
-                self.gene_gff3 = GeneGff3Writer(out, records, header, GeneIds(options.id_prefix))
+                self.gene_writers.append(GeneGff3Writer(out, records, header, GeneIds(options.id_prefix)))
+            elif options.stdout_format == "gtf":
+                self.gene_writers.append(GeneGtfWriter(out, header, GeneIds(options.id_prefix)))
             else:
                 self.gff3 = Gff3Writer(out, records, header)
             self._add_proteins(options)
@@ -58,15 +60,16 @@ class Outputs:
         self.gff3 = Gff3Writer(gff, records, header)
         self.bed = BedWriter(bed, options.track_line, files.stem)
         if options.gene_models:
-            genes = TextOutput(files.genes_gff3)
-            self.texts.append(genes)
-            self.gene_gff3 = GeneGff3Writer(genes, records, header, GeneIds(options.id_prefix))
+            genes, gtf = TextOutput(files.genes_gff3), TextOutput(files.genes_gtf)
+            self.texts += [genes, gtf]
+            self.gene_writers += [GeneGff3Writer(genes, records, header, GeneIds(options.id_prefix)),
+                                  GeneGtfWriter(gtf, header, GeneIds(options.id_prefix))]
         if options.bigwig:
             self.bigwigs = BigWigSet(files, features, records)
         self._add_proteins(options)
 
     def _add_proteins(self, options: AnnotateOptions) -> None:
-        if options.proteins and self.gene_gff3 is not None:
+        if options.proteins and self.gene_writers:
             out = TextOutput(Path(options.proteins))
             self.texts.append(out)
             self.proteins = ProteinWriter(out)
@@ -82,10 +85,10 @@ class Outputs:
         if self.kept is not None:
             self.kept += models
         for model in models:
-            if self.gene_gff3:
-                transcript = self.gene_gff3.write(model)
-                if self.proteins:
-                    self.proteins.write(model, transcript)
+            for writer in self.gene_writers:
+                transcript = writer.write(model)
+            if self.proteins:
+                self.proteins.write(model, transcript)
 
     def track(self, track: Track) -> None:
         if self.bigwigs:

@@ -261,6 +261,74 @@ class GeneGff3Writer:
         return transcript
 
 
+def _codon_pieces(cds: list[tuple[int, int]], strand: str, at_end: bool) -> list[tuple[int, int]]:
+    """The genomic pieces of the first (or last) three coding bases, in transcript order."""
+    order = cds if strand != "-" else cds[::-1]
+    if at_end:
+        order = order[::-1]
+    pieces, left = [], 3
+    for s, e in order:
+        take = min(left, e - s)
+        forward_end = (strand != "-") != at_end  # the codon starts at the piece's left end
+        pieces.append((s, s + take) if forward_end else (e - take, e))
+        left -= take
+        if not left:
+            break
+    return sorted(pieces)
+
+
+def _without(cds: list[tuple[int, int]], codon: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """CDS pieces with the stop codon's bases taken out (GTF's CDS excludes the stop codon)."""
+    out = []
+    for s, e in cds:
+        for cs, ce in codon:
+            if cs <= s and ce >= e:
+                s = e
+            elif cs <= s < ce:
+                s = ce
+            elif cs < e <= ce:
+                e = cs
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+class GeneGtfWriter:
+    """Gene models as GTF (2.2, as Ensembl writes it): gene, transcript, exon (numbered in
+    transcript order), CDS with frame (stop codon excluded), start_codon, stop_codon and
+    five_prime_utr / three_prime_utr rows, with the gene GFF3's IDs as gene_id and transcript_id."""
+
+    def __init__(self, out: TextOutput, header: dict[str, str], ids: GeneIds = GeneIds()) -> None:
+        self.out, self.ids, self.count = out, ids, 0
+        out.write("#gtf-version 2.2\n")
+        out.write("#" + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+
+    def write(self, model: GeneModel) -> str:
+        """Write one gene; returns its transcript ID."""
+        self.count += 1
+        gene = self.ids.gene(self.count)
+        transcript = f"{gene}.t1"
+        ids = f'gene_id "{gene}"; transcript_id "{transcript}";'
+        rows = [(model.start, model.end, "gene", f'gene_id "{gene}"; gene_name "{gene}"; gene_biotype "{model.biotype}";', "."),
+                (model.start, model.end, "transcript", f'{ids} transcript_biotype "{model.biotype}";', ".")]
+        exons = model.exons if model.strand != "-" else model.exons[::-1]
+        rows += [(s, e, "exon", f'{ids} exon_number "{n}";', ".") for n, (s, e) in enumerate(exons, start=1)]
+        if model.cds:
+            stop = _codon_pieces(model.cds, model.strand, at_end=True)
+            coding = _without(model.cds, stop)
+            trimmed = GeneModel(model.record, model.strand, model.exons, coding, model.biotype)
+            rows += [(s, e, "CDS", ids, str(phase)) for (s, e), phase in zip(coding, _phases(trimmed))]
+            rows += [(s, e, "start_codon", ids, ".") for s, e in _codon_pieces(model.cds, model.strand, at_end=False)]
+            rows += [(s, e, "stop_codon", ids, ".") for s, e in stop]
+            five, three = utr_pieces(model)
+            rows += [(s, e, "five_prime_utr", ids, ".") for s, e in five]
+            rows += [(s, e, "three_prime_utr", ids, ".") for s, e in three]
+        seqid = escape_seqid(model.record)
+        self.out.write("".join(f"{seqid}\tgenoseg\t{kind}\t{s + 1}\t{e}\t.\t{model.strand}\t{frame}\t{attrs}\n"
+                               for s, e, kind, attrs, frame in rows))
+        return transcript
+
+
 class ProteinWriter:
     """Translated CDS of each protein-coding gene model, FASTA, 60 residues a line."""
 

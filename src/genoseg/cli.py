@@ -397,7 +397,7 @@ def plot(run_dir, region, annotation, output) -> None:
 
     \b
     Example:
-      genoseg plot example_out/ --region NC_003070.9:25000001-25200000:30001-45000 \\
+      genoseg plot example_out/ --region NC_003070.9_25M:30001-45000 \\
         --annotation examples/athaliana_chr1_25M.gff3 -o locus.png
     """
     from genoseg.plot import plot_region

@@ -99,7 +99,7 @@ chrT\tt\tCDS\t301\t330\t.\t+\t0\tParent=t4
 
 # run.json fields that describe how long and where a run went, not what it produced.
 CIRCUMSTANCES = {"wall_seconds", "bases_per_second", "model_seconds", "outside_model_share", "peak_rss_mb", "host",
-                 "gene_decoder_seconds", "outputs", "merged_from", "proteins_file", "resume",
+                 "gene_decoder_seconds", "outputs", "merged_from", "proteins_file", "cds_file", "resume",
                  "forward_batches", "writer_seconds"}
 
 
@@ -107,9 +107,10 @@ RUNNER = CliRunner()
 
 
 def annotate_run(fasta, out, model_dir, *extra):
-    """`genoseg annotate FASTA -o OUT -m MODEL -q --proteins OUT.faa EXTRA...`, which must succeed."""
+    """`genoseg annotate FASTA -o OUT -m MODEL -q --proteins OUT.faa --cds OUT.fna EXTRA...`, which
+    must succeed."""
     result = RUNNER.invoke(main, ["annotate", str(fasta), "-o", str(out), "-m", str(model_dir), "-q",
-                                  "--proteins", str(out) + ".faa", *extra])
+                                  "--proteins", str(out) + ".faa", "--cds", str(out) + ".fna", *extra])
     assert result.exit_code == 0, result.output
     return out
 
@@ -132,11 +133,14 @@ def assert_same_run(got: Path, want: Path, proteins: tuple[Path, Path] | None = 
             assert a.header()["nBasesCovered"] == b.header()["nBasesCovered"]
     got_faa, want_faa = proteins or (Path(str(got) + ".faa"), Path(str(want) + ".faa"))
     assert got_faa.read_text() == want_faa.read_text()
+    got_fna, want_fna = Path(str(got) + ".fna"), Path(str(want) + ".fna")
+    if got_fna.exists():  # runs given --cds (merges that leave it out have no OUT.fna)
+        assert got_fna.read_text() == want_fna.read_text()
     summaries = [json.loads((d / "run.json").read_text()) for d in (got, want)]
     for summary in summaries:
         for key in CIRCUMSTANCES:
             summary.pop(key, None)
-        for key in ("output", "proteins", "resume", "resume_unit", "threads", "force"):
+        for key in ("output", "proteins", "cds", "resume", "resume_unit", "threads", "force"):
             summary["options"].pop(key)
     assert summaries[0] == summaries[1]
 

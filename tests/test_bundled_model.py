@@ -30,7 +30,7 @@ def test_default_model_annotates_the_example(tmp_path):
     out = tmp_path / "out"
     proteins = tmp_path / "proteins.faa"
     result = CliRunner().invoke(main, ["annotate", str(EXAMPLES / "athaliana_chr1_25M.fa.gz"), "-o", str(out), "-q",
-                                       "--proteins", str(proteins)])
+                                       "--proteins", str(proteins), "--cds", str(tmp_path / "cds.fna")])
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["model"] == str(BUNDLED_MODEL) and run["bases_annotated"] == 200_000
@@ -53,3 +53,18 @@ def test_default_model_annotates_the_example(tmp_path):
     assert decoded["exon_level"]["f1"] > 0.5 > 20 * scores["exon_level"]["f1"]  # measured 0.580
     assert decoded["gene_level"]["cds_exact"] >= 10  # measured 15 of 33
     assert run["gene_models"]["protein_coding"] == proteins.read_text().count(">") > 20
+    # --cds: the coding sequences under the proteins' names, each translating to its protein.
+    import numpy as np
+
+    from genoseg.genes.sequence import CODE, translate
+
+    def records(path):
+        out = {}
+        for block in path.read_text().split(">")[1:]:
+            head, *body = block.split("\n")
+            out[head.split()[0]] = "".join(body)
+        return out
+
+    coding, translated = records(tmp_path / "cds.fna"), records(proteins)
+    assert list(coding) == list(translated)
+    assert all(translate(CODE[np.frombuffer(c.encode(), np.uint8)]) == translated[k] + "*" for k, c in coding.items())

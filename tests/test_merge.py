@@ -23,8 +23,9 @@ def test_merged_shards_equal_a_single_run(runs):
     assert "ID=exon_1;" in (shards[2] / "genome.genoseg.intervals.gff3").read_text()
     merged = root / "merged"
     result = RUNNER.invoke(main, ["merge", *map(str, reversed(shards)), "-o", str(merged),
-                                  "--proteins", str(merged) + ".faa"])
+                                  "--proteins", str(merged) + ".faa", "--cds", str(merged) + ".fna"])
     assert result.exit_code == 0, result.output
+    assert (merged.parent / "merged.fna").read_text().count(">") == (merged.parent / "merged.faa").read_text().count(">")
     assert_same_run(merged, single)
     assert json.loads((merged / "run.json").read_text())["merged_from"] == [str(s) for s in shards]
 

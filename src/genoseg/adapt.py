@@ -129,7 +129,8 @@ def adapt_run(directory: str | Path, settings: AdaptSettings = AdaptSettings(), 
     summary, files = _check_run(directory)
     targets = [files.genes_gff3, files.genes_gtf, files.adapted_parameters, files.directory / SITE_CLASSIFIER_FILE]
     inputs = [Path(summary.input)] + ([Path(summary.model)] if summary.model and Path(summary.model).is_dir() else [])
-    check_targets(targets + ([Path(summary.proteins_file)] if summary.proteins_file else []), inputs, directory, force)
+    sequences = [Path(f) for f in (summary.proteins_file, summary.cds_file) if f]
+    check_targets(targets + sequences, inputs, directory, force)
     started = time.time()
     start = _starting_parameters(summary)
     features = summary.model_features or []
@@ -157,19 +158,21 @@ def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adapta
               "min_length": (summary.options or {}).get("min_length", 1),
               "adapted": f"{len(result.rounds)} rounds"}
     texts = [TextOutput(files.genes_gff3), TextOutput(files.genes_gtf)]
-    if summary.proteins_file:
-        texts.append(TextOutput(Path(summary.proteins_file)))
+    sequence_outputs = []
+    for path, coding in ((summary.proteins_file, False), (summary.cds_file, True)):
+        if path:
+            texts.append(TextOutput(Path(path)))
+            sequence_outputs.append(ProteinWriter(texts[-1], coding))
     parameters = AtomicFile(files.adapted_parameters)
     classifier = AtomicFile(files.directory / SITE_CLASSIFIER_FILE)
     try:
         ids = GeneIds((summary.options or {}).get("id_prefix"))
         writers = [GeneGff3Writer(texts[0], records, header, ids), GeneGtfWriter(texts[1], header, ids)]
-        proteins = ProteinWriter(texts[2]) if len(texts) > 2 else None
         for model in result.models:
             for writer in writers:
                 transcript = writer.write(model)
-            if proteins:
-                proteins.write(model, transcript)
+            for sequences in sequence_outputs:
+                sequences.write(model, transcript)
         for text in texts:
             text.finish()
         moves = [move for text in texts for move in text.moves()]

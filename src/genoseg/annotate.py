@@ -82,6 +82,8 @@ def annotate(
             summary.gene_parameters = genes.params.notes or "neutral (no fitted gene_model.json)"
             if options.proteins:
                 summary.proteins_file = str(Path(options.proteins).resolve())
+            if options.cds:
+                summary.cds_file = str(Path(options.cds).resolve())
         header = settings.header(options.min_length, __version__)
 
         def new_sink(opts: AnnotateOptions, directory: OutputDirectory | None = None) -> Sink:
@@ -140,8 +142,8 @@ def check_outputs(options: AnnotateOptions, settings: RunSettings, genes: GeneSe
     if directory is not None:
         check_targets(planned_outputs(options, settings.features, genes.params is not None), inputs, directory.path,
                       options.force)
-    elif options.proteins:
-        check_targets([Path(options.proteins)], inputs, None, options.force)
+    elif options.proteins or options.cds:
+        check_targets([Path(p) for p in (options.proteins, options.cds) if p], inputs, None, options.force)
 
 
 def gene_setup(options: AnnotateOptions, settings: RunSettings, log: Callable[[str], None]) -> GeneSetup:
@@ -154,10 +156,11 @@ def gene_setup(options: AnnotateOptions, settings: RunSettings, log: Callable[[s
     to_stdout = options.output == "-"
     wants_genes = options.stdout_format in ("genes", "gtf") if to_stdout else options.gene_models
     columns = Columns.of(settings.features) if wants_genes else None
-    if options.proteins and not wants_genes:
-        raise UsageError("--proteins needs gene models: drop --no-gene-models (with -o -, use --format genes)")
+    if (options.proteins or options.cds) and not wants_genes:
+        flag = "--proteins" if options.proteins else "--cds"
+        raise UsageError(f"{flag} needs gene models: drop --no-gene-models (with -o -, use --format genes)")
     if wants_genes and columns is None:
-        if to_stdout or options.proteins:
+        if to_stdout or options.proteins or options.cds:
             raise UsageError("gene models need exon, intron and protein_coding_gene classes, which this model lacks")
         log("gene models skipped: the model has no exon, intron and protein_coding_gene classes")
     params = load_gene_parameters(options, settings.model_name) if columns else None
@@ -201,7 +204,8 @@ def execute(run: SingleRun | UnitRun, targets: list, plan: Plan, reader: FastaRe
     directory = None if options.output == "-" else Path(options.output)
     if isinstance(run, UnitRun):
         # Merging copies the units' files, so it is part of the run's wall time.
-        moves = merge_parts(run.parts(), RunFiles(directory, output_stem(options.fasta)), options.proteins, summary)
+        moves = merge_parts(run.parts(), RunFiles(directory, output_stem(options.fasta)), options.proteins, summary,
+                            options.cds)
         summary.timings.wall_seconds = round(time.time() - t0, 2)
     # With -o -, only a --proteins file is left to put in place.
     commit_set(directory, moves, summary if directory else None)

@@ -108,6 +108,8 @@ def main(debug: bool) -> None:
               help="Decode gene models (gene → mRNA/lnc_RNA → exon/CDS/UTR) into STEM.genoseg.genes.gff3.")
 @click.option("--proteins", type=click.Path(dir_okay=False), default=None,
               help="Also write the gene models' translated proteins to this FASTA file (for BUSCO).")
+@click.option("--cds", type=click.Path(dir_okay=False), default=None,
+              help="Also write the gene models' coding sequences (stop codon included) to this FASTA, named as the proteins.")
 @click.option("--id-prefix", default=None, metavar="PREFIX",
               help="Name genes PREFIX_000001, PREFIX_000002, ... (locus tags, unique across genomes) instead of gene1, gene2, ...")
 @click.option("--gene-parameters", type=click.Path(dir_okay=False), default=None,
@@ -131,7 +133,7 @@ def main(debug: bool) -> None:
                    "and decode again (for a species no model was trained on; see `genoseg adapt --help`).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log lines.")
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
-             min_length, min_segment_length, stdout_format, strands, gene_models, proteins, id_prefix, gene_parameters,
+             min_length, min_segment_length, stdout_format, strands, gene_models, proteins, cds, id_prefix, gene_parameters,
              min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, adapt, no_bigwig,
              no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
@@ -160,7 +162,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
         min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
-        adapt=adapt, id_prefix=id_prefix,
+        adapt=adapt, id_prefix=id_prefix, cds=cds,
     )
     if shard is not None:
         from genoseg.planning import parse_shard
@@ -190,8 +192,10 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the merged run.")
 @click.option("--proteins", type=click.Path(dir_okay=False), default=None,
               help="Also merge the shards' protein FASTA files (each shard annotated with --proteins) into this file.")
+@click.option("--cds", type=click.Path(dir_okay=False), default=None,
+              help="Also merge the shards' coding-sequence FASTA files (each shard annotated with --cds) into this file.")
 @click.option("--force", is_flag=True, help="Replace files at the output names that no earlier genoseg run wrote.")
-def merge(shards, output, proteins, force) -> None:
+def merge(shards, output, proteins, cds, force) -> None:
     """Combine the output directories of `annotate --shard I/N` runs into the files a single run writes.
 
     Every shard 1..N of one run must be given (in any order); gene and interval IDs are numbered
@@ -203,7 +207,7 @@ def merge(shards, output, proteins, force) -> None:
     """
     from genoseg.merge import merge_shards
 
-    summary = merge_shards(list(shards), output, proteins, force)
+    summary = merge_shards(list(shards), output, proteins, force, cds)
     click.echo(f"merged {len(summary.merged_from)} shards, {summary.counts.bases_annotated:,} bases, into {output}", err=True)
 
 

@@ -26,7 +26,7 @@ from genoseg.writers import AtomicFile, GeneIds, TextOutput, is_provenance
 # Options that may differ between the parts of one run without changing a single output byte.
 # (Not batch_size: it decides which windows are batched together, and with that the last bits of
 # every value, and also where shards are cut.)
-FREE_OPTIONS = ("output", "proteins", "shard", "threads", "device", "resume", "resume_unit", "force")
+FREE_OPTIONS = ("output", "proteins", "cds", "shard", "threads", "device", "resume", "resume_unit", "force")
 BIGWIG_CHUNK = 1 << 22
 
 _INTERVAL_ID = re.compile(r"ID=(.*)_(\d+)$")
@@ -38,6 +38,7 @@ class Part:
     summary: RunSummary
     files: RunFiles
     proteins: Path | None  # the part's protein FASTA, when it wrote one
+    cds: Path | None = None  # ... and its coding-sequence FASTA
 
 
 def read_part(directory: str | Path) -> Part:
@@ -58,7 +59,7 @@ def read_part(directory: str | Path) -> Part:
     proteins = summary.proteins_file
     # Relative to the part (resume units); shards record an absolute path.
     return Part(directory, summary, RunFiles(directory, output_stem(summary.input)),
-                directory / proteins if proteins else None)
+                directory / proteins if proteins else None, directory / summary.cds_file if summary.cds_file else None)
 
 
 def order_shards(parts: list[Part]) -> list[Part]:
@@ -206,7 +207,7 @@ def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[st
 
 
 def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
-                summary: RunSummary) -> list[tuple[Path, Path]]:
+                summary: RunSummary, cds: str | None = None) -> list[tuple[Path, Path]]:
     """Write the files of one run from `parts` (in genome order) under temporary names.
 
     Returns:
@@ -238,8 +239,8 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
                         if i == 0 or not line.startswith("track "):
                             out.write(line)
         if first.genes_gff3.is_file():
-            texts += _merge_genes(parts, output, proteins, GeneIds(summary.options.get("id_prefix")))
-        elif proteins:
+            texts += _merge_genes(parts, output, proteins, GeneIds(summary.options.get("id_prefix")), cds)
+        elif proteins or cds:
             raise UsageError(f"{parts[0].directory}: has no gene models, so there are no proteins to merge")
         if summary.options.get("bigwig", True):
             for feature in summary.model_features:
@@ -259,7 +260,8 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
     return [move for text in texts for move in text.moves()] + [target.move for target, _ in bigwigs]
 
 
-def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids: GeneIds) -> list[TextOutput]:
+def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids: GeneIds,
+                 cds: str | None = None) -> list[TextOutput]:
     """Gene models (GFF3, GTF where the parts have it, proteins) of every part, renumbered across the genome."""
     texts = [TextOutput(output.genes_gff3)]
     out = texts[0]
@@ -270,10 +272,13 @@ def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids:
             gtf_out = TextOutput(output.genes_gtf)
             texts.append(gtf_out)
             gtf_out.write("".join(_read_header(parts[0].files.genes_gtf)))
-        protein_out = None
+        protein_out = cds_out = None
         if proteins:
             protein_out = TextOutput(Path(proteins))
             texts.append(protein_out)
+        if cds:
+            cds_out = TextOutput(Path(cds))
+            texts.append(cds_out)
         offset = 0
         for part in parts:
             seen = [0]
@@ -288,6 +293,12 @@ def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids:
                 with open(part.proteins) as handle:
                     for line in handle:
                         protein_out.write(_renumber_protein_line(line, offset, seen, ids))
+            if cds_out is not None:
+                if part.cds is None or not part.cds.is_file():
+                    raise UsageError(f"{part.directory}: wrote no coding sequences (annotate it with --cds)")
+                with open(part.cds) as handle:
+                    for line in handle:
+                        cds_out.write(_renumber_protein_line(line, offset, [0], ids))
             offset += seen[0]
     except BaseException:
         for text in texts:
@@ -296,7 +307,7 @@ def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids:
     return texts
 
 
-def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> RunSummary:
+def merged_summary(parts: list[Part], output: Path, proteins: str | None, cds: str | None = None) -> RunSummary:
     """run.json of the whole run: counts and timings summed over the parts, the description from the first."""
     first = parts[0].summary
     counts, timings = first.counts, first.timings
@@ -304,14 +315,16 @@ def merged_summary(parts: list[Part], output: Path, proteins: str | None) -> Run
         counts, timings = counts + part.summary.counts, timings + part.summary.timings
     summary = replace(first, counts=counts, timings=timings, shard=None, records_in_shard=None,
                       merged_from=[str(p.directory) for p in parts], outputs=None,
-                      options={**first.options, "shard": None, "output": str(output), "proteins": proteins},
-                      proteins_file=str(Path(proteins).resolve()) if proteins else None)
+                      options={**first.options, "shard": None, "output": str(output), "proteins": proteins, "cds": cds},
+                      proteins_file=str(Path(proteins).resolve()) if proteins else None,
+                      cds_file=str(Path(cds).resolve()) if cds else None)
     rates = timings.rates(counts.bases_annotated)
     summary.bases_per_second, summary.outside_model_share = rates["bases_per_second"], rates["outside_model_share"]
     return summary
 
 
-def merge_shards(directories: list[str], output: str, proteins: str | None = None, force: bool = False) -> dict:
+def merge_shards(directories: list[str], output: str, proteins: str | None = None, force: bool = False,
+                 cds: str | None = None) -> RunSummary:
     """`genoseg merge`: shards 1..N of one annotate run → the files a single run writes."""
     if not directories:
         raise UsageError("give the shard output directories to merge")
@@ -320,16 +333,16 @@ def merge_shards(directories: list[str], output: str, proteins: str | None = Non
         if Path(directory).resolve() == out.resolve():
             raise UsageError(f"{output}: the merge output must not be one of the shard directories")
     parts = order_shards([read_part(d) for d in directories])
-    summary = merged_summary(parts, out, proteins)
+    summary = merged_summary(parts, out, proteins, cds)
     files = RunFiles(out, parts[0].files.stem)
     genes = parts[0].files.genes_gff3.is_file()
     targets = files.planned(summary.model_features, genes=genes, bigwig=summary.options.get("bigwig", True))
-    inputs = [p.directory for p in parts] + [p.proteins for p in parts if p.proteins]
-    check_targets(targets + ([Path(proteins)] if proteins else []), inputs, out, force)
+    inputs = [p.directory for p in parts] + [f for p in parts for f in (p.proteins, p.cds) if f]
+    check_targets(targets + [Path(f) for f in (proteins, cds) if f], inputs, out, force)
     directory = OutputDirectory(out)
     directory.make()
     try:
-        commit_set(out, merge_parts(parts, files, proteins, summary), summary)
+        commit_set(out, merge_parts(parts, files, proteins, summary, cds), summary)
     except BaseException:
         directory.remove_if_empty()
         raise

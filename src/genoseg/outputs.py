@@ -190,8 +190,9 @@ def check_targets(targets: list[Path], inputs: list[Path], directory: Path | Non
     owned: set[Path] = set()
     if previous is not None:
         owned = {(directory / str(name)).resolve() for name in previous.get("outputs") or [] if isinstance(name, str)}
-        if isinstance(previous.get("proteins_file"), str):
-            owned.add(Path(previous["proteins_file"]).resolve())
+        for name in ("proteins_file", "cds_file"):
+            if isinstance(previous.get(name), str):
+                owned.add(Path(previous[name]).resolve())
     for target in targets:
         if not (target.exists() or target.is_symlink()) or force:
             continue

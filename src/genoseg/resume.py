@@ -176,7 +176,8 @@ class UnitRun:
         if unit != self.unit:
             path = self.state.start(unit)
             proteins = str(path / "proteins.faa") if self.options.proteins else None
-            self.unit, self.sink = unit, self.new_sink(replace(self.options, output=str(path), proteins=proteins))
+            cds = str(path / "cds.fna") if self.options.cds else None
+            self.unit, self.sink = unit, self.new_sink(replace(self.options, output=str(path), proteins=proteins, cds=cds))
         return self.sink
 
     def close(self, window: Window) -> None:
@@ -188,7 +189,7 @@ class UnitRun:
         self.decode_seconds += sink.decode_seconds
         self.state.complete(self.unit, RunSummary(
             input=str(self.options.fasta), proteins_file="proteins.faa" if self.options.proteins else None,
-            counts=sink.counts()))
+            cds_file="cds.fna" if self.options.cds else None, counts=sink.counts()))
         self.unit, self.sink = None, None
 
     def finish(self) -> list[tuple[Path, Path]]:

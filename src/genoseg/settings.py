@@ -47,6 +47,7 @@ class AnnotateOptions:
     gene_models: bool = True
     gene_parameters: str | None = None  # default: the model directory's gene_model.json
     proteins: str | None = None  # FASTA of translated gene models
+    cds: str | None = None  # FASTA of their coding sequences, named as the proteins
     min_intron: int | None = None
     min_exon: int | None = None
     shard: tuple[int, int] | None = None  # (i, N), 1-based: this job's part of the genome
@@ -134,7 +135,7 @@ def planned_outputs(options: AnnotateOptions, features: list[str], genes: bool) 
     paths = files.planned(features, genes=genes and options.gene_models, bigwig=options.bigwig)
     if options.adapt:
         paths += [files.adapted_parameters, files.directory / SITE_CLASSIFIER_FILE]
-    return paths + ([Path(options.proteins)] if options.proteins else [])
+    return paths + [Path(p) for p in (options.proteins, options.cds) if p]
 
 
 def run_inputs(options: AnnotateOptions, model_name: str) -> list[Path]:

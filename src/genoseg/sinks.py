@@ -36,6 +36,7 @@ class Outputs:
         self.gff3 = self.bed = None
         self.gene_writers: list[GeneGff3Writer | GeneGtfWriter] = []  # the GFF3 and the GTF of the gene models
         self.proteins: ProteinWriter | None = None
+        self.coding: ProteinWriter | None = None
         self.bigwigs: BigWigSet | None = None
         self.texts: list[TextOutput] = []
         self.directory = directory
@@ -73,6 +74,10 @@ class Outputs:
             out = TextOutput(Path(options.proteins))
             self.texts.append(out)
             self.proteins = ProteinWriter(out)
+        if options.cds and self.gene_writers:
+            out = TextOutput(Path(options.cds))
+            self.texts.append(out)
+            self.coding = ProteinWriter(out, coding=True)
 
     def intervals(self, intervals: list[Interval]) -> None:
         for interval in intervals:
@@ -89,6 +94,8 @@ class Outputs:
                 transcript = writer.write(model)
             if self.proteins:
                 self.proteins.write(model, transcript)
+            if self.coding:
+                self.coding.write(model, transcript)
 
     def track(self, track: Track) -> None:
         if self.bigwigs:

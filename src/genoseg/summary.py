@@ -98,6 +98,7 @@ class RunSummary:
     records_in_shard: int | None = None
     gene_parameters: dict | str | None = None  # the fitted file's notes, or "neutral ..."
     proteins_file: str | None = None
+    cds_file: str | None = None
     counts: Counts = field(default_factory=Counts)
     timings: Timings = field(default_factory=Timings)
     # Bases computed by this process per second: a resumed run's earlier units took no time here.
@@ -114,7 +115,7 @@ class RunSummary:
         data = {name: getattr(self, name) for name in ("genoseg_version", "model", "model_features", "input",
                                                         "input_fingerprint", "options", "window", "overlap",
                                                         "thresholds", "device", "records", "shard")}
-        for name in ("records_in_shard", "gene_parameters", "proteins_file"):
+        for name in ("records_in_shard", "gene_parameters", "proteins_file", "cds_file"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         data.update({f.name: getattr(self.counts, f.name) for f in fields(Counts)})
@@ -139,8 +140,9 @@ class RunSummary:
             kind = _TYPES[key]
             if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
                 raise DataError(f"{path}: not a genoseg run summary (field {key!r} missing or not a {kind.__name__})")
-        if data.get("proteins_file") is not None and not isinstance(data.get("proteins_file"), str):
-            raise DataError(f"{path}: field 'proteins_file' is not a path")
+        for name in ("proteins_file", "cds_file"):
+            if data.get(name) is not None and not isinstance(data.get(name), str):
+                raise DataError(f"{path}: field {name!r} is not a path")
         known = {f.name for f in fields(cls)}
         taken = {k: v for k, v in data.items() if k in known and k not in ("counts", "timings")}
         counts = Counts(**{f.name: data[f.name] for f in fields(Counts) if data.get(f.name) is not None})

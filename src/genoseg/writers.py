@@ -330,15 +330,18 @@ class GeneGtfWriter:
 
 
 class ProteinWriter:
-    """Translated CDS of each protein-coding gene model, FASTA, 60 residues a line."""
+    """Translated CDS of each protein-coding gene model, FASTA, 60 residues a line; with
+    `coding`, the CDS nucleotides themselves (stop codon included) under the same names."""
 
-    def __init__(self, out: TextOutput) -> None:
+    def __init__(self, out: TextOutput, coding: bool = False) -> None:
         self.out = out
+        self.field = "coding" if coding else "protein"
 
     def write(self, model: GeneModel, transcript: str) -> None:
-        if not model.protein:
+        sequence = getattr(model, self.field)
+        if not sequence:
             return
-        body = "\n".join(model.protein[i : i + 60] for i in range(0, len(model.protein), 60))
+        body = "\n".join(sequence[i : i + 60] for i in range(0, len(sequence), 60))
         self.out.write(f">{transcript} gene={transcript.rsplit('.', 1)[0]} "
                        f"{model.record}:{model.start + 1}-{model.end}({model.strand})\n{body}\n")
 

@@ -27,7 +27,7 @@ import numpy as np
 from genoseg.fasta import reverse_complement
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
-from genoseg.genes.sequence import CODE, complete_protein
+from genoseg.genes.sequence import CODE, as_text, complete_protein, spliced
 from genoseg.genes.sites import CandidateSites, candidate_sites
 from genoseg.genes.utr import NEG, utr_exons
 
@@ -78,6 +78,7 @@ class Candidate:
     cds: list[tuple[int, int]]  # forward locus coordinates, sorted
     protein: str
     oriented_cds: list[tuple[int, int]]  # the same CDS on its own strand's coordinates
+    coding: str  # the spliced CDS sequence, on the gene's strand
 
     @property
     def start(self) -> int:
@@ -341,6 +342,7 @@ def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, c
         models.append(GeneModel(
             record, gene.strand, [(s + offset, e + offset) for s, e in exons],
             [(s + offset, e + offset) for s, e in gene.cds], "protein_coding", round(score, 3), gene.protein,
+            gene.coding,
         ))
     return models
 
@@ -357,7 +359,7 @@ def _complete_genes(program: StrandProgram, codes: np.ndarray, strand: str, n: i
         if protein is None:
             continue
         cds = chain.cds if strand == "+" else sorted((n - e, n - s) for s, e in chain.cds)
-        out.append(Candidate(score, strand, cds, protein, chain.cds))
+        out.append(Candidate(score, strand, cds, protein, chain.cds, as_text(spliced(codes, chain.cds))))
     return out
 
 

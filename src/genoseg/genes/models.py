@@ -36,6 +36,7 @@ class GeneModel(ExonChain):
     biotype: str = "protein_coding"  # or "lncRNA"
     score: float = 0.0  # mean network exon probability over the exons
     protein: str = ""
+    coding: str = ""  # the spliced CDS, stop codon included, on the gene's strand
 
 
 def utr_pieces(t: ExonChain) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

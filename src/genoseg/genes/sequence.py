@@ -27,8 +27,13 @@ CODON_TABLE = {
 STOP_CODONS = ("TAA", "TAG", "TGA")
 
 
+def as_text(codes: np.ndarray) -> str:
+    """Base codes back to ACGT(N) text."""
+    return bytes(np.frombuffer(b"ACGTN", dtype=np.uint8)[np.minimum(codes, 4)]).decode()
+
+
 def translate(codes: np.ndarray) -> str:
-    text = bytes(np.frombuffer(b"ACGTN", dtype=np.uint8)[np.minimum(codes, 4)]).decode()
+    text = as_text(codes)
     return "".join(CODON_TABLE.get(text[i : i + 3], "X") for i in range(0, len(text) - 2, 3))
 
 

@@ -156,13 +156,18 @@ def is_provenance(line: str) -> bool:
     return line.startswith((PROVENANCE, "# genoseg="))
 
 
+def provenance_line(header: dict[str, str]) -> str:
+    """The settings comment (PROVENANCE) that GFF3 and GTF outputs carry after their directives."""
+    return "#" + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n"
+
+
 def _write_header(out: TextOutput, records: list[Record], header: dict[str, str], spacing: str = " ") -> None:
     """Version, one sequence-region per non-empty record, and the run's settings as a comment."""
     out.write("##gff-version 3\n")
     for record in records:
         if record.length > 0:  # GFF3 has no way to state an empty sequence
             out.write(f"##sequence-region{spacing}{escape_seqid(record.name)} 1 {record.length}\n")
-    out.write("#" + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+    out.write(provenance_line(header))
 
 
 class Gff3Writer:
@@ -301,7 +306,7 @@ class GeneGtfWriter:
     def __init__(self, out: TextOutput, header: dict[str, str], ids: GeneIds = GeneIds()) -> None:
         self.out, self.ids, self.count = out, ids, 0
         out.write("#gtf-version 2.2\n")
-        out.write("#" + " ".join(f"{k}={_escape(str(v)).replace(' ', '%20')}" for k, v in header.items()) + "\n")
+        out.write(provenance_line(header))
 
     def write(self, model: GeneModel) -> str:
         """Write one gene; returns its transcript ID."""

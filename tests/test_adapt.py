@@ -37,7 +37,9 @@ def example_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("adapt")
     adapted = run_cli("annotate", EXAMPLE, "-o", root / "adapted", "-q", "--adapt", "--proteins", root / "adapted.faa")
     assert adapted.exit_code == 0, adapted.output
-    plain = run_cli("annotate", EXAMPLE, "-o", root / "plain", "-q", "--proteins", root / "plain.faa")
+    # Tracks stored exactly (--bigwig-precision 0), so that they decode back to the run's own models.
+    plain = run_cli("annotate", EXAMPLE, "-o", root / "plain", "-q", "--proteins", root / "plain.faa",
+                    "--bigwig-precision", "0")
     assert plain.exit_code == 0, plain.output
     return root
 
@@ -91,6 +93,13 @@ def test_adapting_a_finished_run_gives_what_annotate_adapt_gives(example_runs, t
     result = run_cli("adapt", run, "-q")
     assert result.exit_code == 0, result.output
     assert _genes(run) == _genes(example_runs / "adapted")
+    # The default run's tracks are rounded: adaptation is skipped there too, and its gene models
+    # are kept as written rather than replaced by a decoding of the rounded tracks.
+    rounded = tmp_path / "rounded"
+    shutil.copytree(example_runs / "adapted", rounded)
+    written = finished_run(rounded)[1].genes_gff3.read_text()
+    assert run_cli("adapt", rounded, "-q", "--force").exit_code == 0
+    assert finished_run(rounded)[1].genes_gff3.read_text() == written
     summary = json.loads((run / "run.json").read_text())
     assert "athaliana_chr1_25M.genoseg.intervals.gff3" in summary["outputs"]  # the run's other files stay listed
 

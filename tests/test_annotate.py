@@ -19,6 +19,7 @@ from genoseg.model import load_model
 from genoseg.stitching import edge_weights
 from genoseg.tiling import plan_windows
 from genoseg.model.tokenizer import Tokenizer
+from genoseg.bigwig import quantise
 from tests.helpers import bigwig_values, package_data
 
 
@@ -69,7 +70,7 @@ def _expected_tracks(fasta, model_dir, min_segment=120):
 @pytest.fixture(scope="module")
 def synthetic_run(synthetic_fasta, tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    summary = _run(synthetic_fasta, out, tiny_model_dir)
+    summary = _run(synthetic_fasta, out, tiny_model_dir, bigwig_precision=0.0)  # tracks exactly as computed
     return out, summary
 
 
@@ -102,6 +103,19 @@ def test_bigwig_equals_stitched_probabilities_and_nothing_over_n(synthetic_run, 
     # The 90 nt stretch of chrC is skipped (below --min-segment-length) and counted.
     chrC = bigwig_values(out / "genome.genoseg.exon.bw", "chrC", 2100)
     assert np.isnan(chrC[:100]).all() and not np.isnan(chrC[100:]).any()
+
+
+def test_default_tracks_are_rounded_and_classes_selectable(synthetic_run, synthetic_fasta, tiny_model_dir, tmp_path):
+    exact_dir, _ = synthetic_run
+    _run(synthetic_fasta, tmp_path, tiny_model_dir, bigwig_classes=["intron", "exon"])
+    assert sorted(p.name for p in tmp_path.glob("*.bw")) == ["genome.genoseg.exon.bw", "genome.genoseg.intron.bw"]
+    for feature in ("exon", "intron"):
+        exact = bigwig_values(exact_dir / f"genome.genoseg.{feature}.bw", "chrA", 6254)
+        rounded = bigwig_values(tmp_path / f"genome.genoseg.{feature}.bw", "chrA", 6254)
+        assert np.array_equal(np.isnan(exact), np.isnan(rounded))
+        ok = ~np.isnan(exact)
+        np.testing.assert_array_equal(rounded[ok], quantise(exact[ok], 0.01))
+    assert json.loads((tmp_path / "run.json").read_text())["options"]["bigwig_classes"] == ["intron", "exon"]
 
 
 def test_run_json_counts(synthetic_run):
@@ -137,7 +151,7 @@ def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_mod
     pysam.tabix_compress(str(synthetic_fasta), str(bgz))
     for fasta in (gz, bgz):
         out = tmp_path / f"out_{fasta.parent.name}"
-        _run(fasta, out, tiny_model_dir)
+        _run(fasta, out, tiny_model_dir, bigwig_precision=0.0)
         for name in ("genome.genoseg.intervals.gff3", "genome.genoseg.intervals.bed"):
             assert (out / name).read_text() == (out_plain / name).read_text()
         for bw in out_plain.glob("*.bw"):
@@ -149,7 +163,7 @@ def test_plain_gzip_and_bgzip_identical(synthetic_fasta, synthetic_run, tiny_mod
 
 def test_region_matches_full_run(synthetic_fasta, synthetic_run, tiny_model_dir, tmp_path):
     out_full, _ = synthetic_run
-    _run(synthetic_fasta, tmp_path, tiny_model_dir, regions=["chrA:1001-4000"])
+    _run(synthetic_fasta, tmp_path, tiny_model_dir, regions=["chrA:1001-4000"], bigwig_precision=0.0)
     full = bigwig_values(out_full / "genome.genoseg.exon.bw", "chrA", 6254)
     part = bigwig_values(tmp_path / "genome.genoseg.exon.bw", "chrA", 6254)
     assert np.isnan(part[:1000]).all() and np.isnan(part[4000:]).all()
@@ -199,6 +213,9 @@ def test_thresholds_change_intervals(synthetic_fasta, tiny_model_dir, tmp_path):
         (["--contigs", "nope"], "no record named 'nope'"),
         (["--threshold", "bogus=0.3"], "no class 'bogus'"),
         (["--window", "1000"], "multiple of 24"),
+        (["--bigwig-classes", "exon,bogus"], "no class 'bogus'"),
+        (["--bigwig-precision", "0.7"], "from 0 (exact) to 0.5"),
+        (["--adapt", "--bigwig-classes", "exon"], "add protein_coding_gene,lncRNA,intron,splice_donor"),
     ],
 )
 def test_bad_options_one_line_error(synthetic_fasta, tiny_model_dir, tmp_path, args, needle):

@@ -186,7 +186,7 @@ def test_full_disk_leaves_no_files(tiny_model_dir, tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
 
     cmd = [sys.executable, "-m", "genoseg.cli", "annotate", str(fasta), "-m", str(tiny_model_dir), "-o", str(out), "-q",
-           "--threshold", "0.01"]
+           "--threshold", "0.01", "--bigwig-precision", "0"]  # float32 tracks: past the limit
     result = subprocess.run(cmd, preexec_fn=limit, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -7,11 +7,11 @@ import numpy as np
 import pyBigWig
 import pytest
 
-from genoseg.bigwig import BigWigWriter
+from genoseg.bigwig import BigWigWriter, quantise
 
 
-def _write(path, chroms, pieces):
-    writer = BigWigWriter(path, chroms)
+def _write(path, chroms, pieces, precision=0.0):
+    writer = BigWigWriter(path, chroms, precision)
     for chrom, start, values in pieces:
         writer.add(chrom, start, values)
     writer.close()
@@ -75,6 +75,28 @@ def test_ucsc_library_reads_it(track):
     np.testing.assert_allclose(binned, expected, atol=2e-3)
     info = bbi.info(str(path))
     assert info["summary"]["basesCovered"] == sum(int(np.sum(~np.isnan(v))) for v in truth.values())
+
+
+def test_rounded_tracks_read_back_within_half_a_step_and_are_smaller(tmp_path):
+    # A probability track shaped like a real one: long quiet stretches, smooth rises and falls.
+    rng = np.random.default_rng(1)
+    length = 400_000
+    bumps = np.zeros(length)
+    for centre in rng.integers(0, length, 60):
+        lo, hi = max(0, centre - 1500), min(length, centre + 1500)
+        bumps[lo:hi] += np.hanning(3000)[: hi - lo]
+    values = np.clip(bumps + rng.normal(0, 0.003, length), 0, 1).astype(np.float32)
+    exact, rounded = tmp_path / "exact.bw", tmp_path / "rounded.bw"
+    _write(exact, [("c", length)], [("c", 0, values)])
+    _write(rounded, [("c", length)], [("c", 0, values)], precision=0.01)
+    got = np.array(pyBigWig.open(str(rounded)).values("c", 0, length))
+    assert np.abs(got - values).max() <= 0.005 + 1e-6
+    np.testing.assert_allclose(got, quantise(values, 0.01))
+    assert len(np.unique(got)) <= 101
+    assert rounded.stat().st_size * 3 < exact.stat().st_size
+    np.testing.assert_array_equal(np.array(pyBigWig.open(str(exact)).values("c", 0, length), dtype=np.float32), values)
+    # Rounding a rounded track again changes nothing (merge rewrites shards' tracks this way).
+    np.testing.assert_array_equal(quantise(got, 0.01), quantise(values, 0.01))
 
 
 def test_many_chromosomes_build_a_multilevel_name_tree(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genoseg.fasta import Record, reverse_complement
+from genoseg.fasta import FastaReader, Record, reverse_complement
 from genoseg.genes.decoder import Columns, decode_locus
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
@@ -19,7 +19,7 @@ from genoseg.genes.stream import GeneDecoder
 from genoseg.genes.utr import utr_side
 from genoseg.stitching import Track
 from genoseg.writers import GeneGff3Writer, ProteinWriter, TextOutput
-from tests.helpers import TINY_FEATURES, package_data
+from tests.helpers import TINY_FEATURES, package_data, write_fasta
 
 RNG = np.random.default_rng(11)
 COLUMNS = Columns.of(TINY_FEATURES)
@@ -580,3 +580,58 @@ def test_length_log_odds_is_zero_where_the_prior_joins_the_per_base_cost():
     # TAIR10: introns peak at 80-95 nt; 60 nt ones are about 100 times rarer than the peak.
     assert 80 <= int(np.argmax(intron)) <= 95 and intron.max() - intron[60] > 4
     assert bundled.weight_length > 0 and len(bundled.exon_length_log_odds) > 40
+
+
+def test_softmasked_coding_bases_cost_the_decoder_on_either_strand(tmp_path):
+    """A gene inside a soft-masked (lower-case) stretch is decoded as usual without --softmasking,
+    and dropped once each masked coding base costs more than the gene earns; the FASTA's case
+    reaches the streaming decoder through FastaReader.masked."""
+    gene, exons, cds = synthetic_gene()
+    left, right = _intergenic(700), _intergenic(800)
+    for strand in "+-":
+        body = gene if strand == "+" else reverse_complement(np.frombuffer(gene.encode(), np.uint8)).tobytes().decode()
+        g = len(gene)
+        spans = exons if strand == "+" else sorted((g - e, g - s) for s, e in exons)
+        coding = cds if strand == "+" else sorted((g - e, g - s) for s, e in cds)
+        want_exons, want_cds = _shift(spans, len(left)), _shift(coding, len(left))
+        seq = left + body.lower() + right
+        fasta = write_fasta(tmp_path / f"masked{strand}.fa", {"chr1": seq})
+        probs = probabilities(len(seq), want_exons, _introns(want_exons), want_cds)
+        with FastaReader(fasta) as reader:
+            masked = reader.masked("chr1", 0, len(seq))
+            assert masked.sum() == len(body) and masked[len(left)] and not masked[len(left) - 1]
+            for cost, expected in ((0.0, 1), (0.05, 1), (20.0, 0)):
+                decoder = GeneDecoder(COLUMNS, GeneParameters(masked_coding_cost=cost), reader.fetch, masked=reader.masked)
+                models = decoder.feed(Track("chr1", 0, probs)) + decoder.end_segment()
+                assert len(models) == expected, (strand, cost)
+                if expected:
+                    assert models[0].cds == want_cds and models[0].strand == strand
+            # Without soft-masking the case is ignored, whatever the cost.
+            decoder = GeneDecoder(COLUMNS, GeneParameters(masked_coding_cost=20.0), reader.fetch)
+            (model,) = decoder.feed(Track("chr1", 0, probs)) + decoder.end_segment()
+            assert model.cds == want_cds
+
+
+def test_softmasking_option_reaches_the_decoder(tmp_path):
+    """The bundled example written all lower case: without --softmasking the gene models are the
+    upper-case run's; with it, every coding base costs and fewer genes remain."""
+    import gzip
+
+    from click.testing import CliRunner
+
+    from genoseg.cli import main
+
+    example = Path(__file__).parents[1] / "examples" / "athaliana_chr1_25M.fa.gz"
+    lines = gzip.open(example, "rt").read().splitlines()
+    lower = tmp_path / "lower.fa"
+    lower.write_text("\n".join(line if line.startswith(">") else line.lower() for line in lines) + "\n")
+
+    def genes(fasta, *extra):
+        result = CliRunner().invoke(main, ["annotate", str(fasta), "-o", "-", "--format", "genes", *extra])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if "\tgene\t" in line]
+
+    plain = genes(example)
+    assert genes(lower) == plain
+    masked = genes(lower, "--softmasking")
+    assert 0 < len(masked) < len(plain)

@@ -98,7 +98,8 @@ def test_run_json_lists_only_this_runs_files(genome, tiny_model_dir, tmp_path):
     assert annotate(genome, tiny_model_dir, out).exit_code == 0
     assert annotate(genome, tiny_model_dir, out, "--no-bigwig", "--no-gene-models").exit_code == 0
     run = json.loads((out / "run.json").read_text())
-    assert sorted(run["outputs"]) == ["genome.genoseg.intervals.bed", "genome.genoseg.intervals.gff3", "run.json"]
+    assert sorted(run["outputs"]) == ["genome.genoseg.igv_session.xml", "genome.genoseg.intervals.bed",
+                                      "genome.genoseg.intervals.gff3", "run.json"]
     assert (out / "genome.genoseg.exon.bw").exists()  # the earlier run's file is left, but not claimed
 
 

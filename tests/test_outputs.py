@@ -8,7 +8,7 @@ import pytest
 
 from genoseg import outputs, stopping
 from genoseg.errors import UsageError
-from genoseg.outputs import (OutputDirectory, RunFiles, check_targets, commit_set, finished_run, intervals_gff3_in,
+from genoseg.outputs import (OutputDirectory, track_classes, RunFiles, check_targets, commit_set, finished_run, intervals_gff3_in,
                              output_stem)
 from genoseg.summary import RunSummary
 
@@ -26,9 +26,17 @@ def test_run_files_name_every_output_in_one_place(tmp_path):
     assert files.intervals_gff3.name == "genome.genoseg.intervals.gff3"
     assert files.genes_gff3.name == "genome.genoseg.genes.gff3"
     assert files.bigwig("CTCF-bound").name == "genome.genoseg.CTCF_bound.bw"
-    planned = files.planned(["exon", "5UTR"], genes=False, bigwig=True)
+    planned = files.planned(["exon", "5UTR"], genes=False)
     assert [p.name for p in planned] == ["genome.genoseg.intervals.gff3", "genome.genoseg.intervals.bed",
-                                         "genome.genoseg.exon.bw", "genome.genoseg.5UTR.bw", "run.json"]
+                                         "genome.genoseg.exon.bw", "genome.genoseg.5UTR.bw",
+                                         "genome.genoseg.igv_session.xml", "run.json"]
+
+
+def test_track_classes_follow_the_options_in_model_order():
+    features = ["gene", "exon", "intron", "5UTR"]
+    assert track_classes({}, features) == features
+    assert track_classes({"bigwig": False, "bigwig_classes": ["exon"]}, features) == []
+    assert track_classes({"bigwig_classes": ["5UTR", "exon"]}, features) == ["exon", "5UTR"]
 
 
 def test_check_targets_refuses_inputs_duplicates_and_foreign_files(tmp_path):

@@ -49,9 +49,10 @@ def test_interval_rows_in_gff3_and_bed(tmp_path):
         out.finish()
         out.publish()
     assert _lines(tmp_path / "i.gff3") == [
-        "chr1\tgenoseg\texon\t10\t20\t0.823\t.\t.\tID=exon_1;class=exon;peak_probability=0.970",
-        "chr1\tgenoseg\tCTCF_binding_site\t31\t31\t0.500\t.\t.\tID=CTCF_bound_1;class=CTCF-bound;peak_probability=0.500",
-        "chr1\tgenoseg\texon\t41\t50\t1.000\t.\t.\tID=exon_2;class=exon;peak_probability=1.000",
+        "chr1\tgenoseg\tbiological_region\t10\t20\t0.823\t.\t.\tID=exon_1;Name=exon;class=exon;peak_probability=0.970",
+        "chr1\tgenoseg\tCTCF_binding_site\t31\t31\t0.500\t.\t.\tID=CTCF_bound_1;Name=CTCF-bound;class=CTCF-bound;"
+        "peak_probability=0.500",
+        "chr1\tgenoseg\tbiological_region\t41\t50\t1.000\t.\t.\tID=exon_2;Name=exon;class=exon;peak_probability=1.000",
     ]
     bed_lines = (tmp_path / "i.bed").read_text().splitlines()
     assert bed_lines[0].startswith('track name="genome"')

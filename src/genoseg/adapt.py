@@ -37,11 +37,13 @@ from genoseg.writers import AtomicFile, GeneGff3Writer, GeneGtfWriter, GeneIds, 
 CHUNK = 1 << 20  # bases read from each bigWig at a time
 
 
-def decode_run(files: RunFiles, features: list[str], reader: FastaReader, params: GeneParameters) -> list[GeneModel]:
+def decode_run(files: RunFiles, features: list[str], reader: FastaReader, params: GeneParameters,
+               softmasking: bool = False) -> list[GeneModel]:
     """Gene models decoded from a run's bigWigs with `params`: what the run's own streaming
-    decoder produced when `params` are the run's (the tracks hold the same float32 values)."""
+    decoder produced when `params` and `softmasking` are the run's (the tracks hold the same
+    float32 values)."""
     columns = Columns.of(features)
-    decoder = GeneDecoder(columns, params, reader.fetch)
+    decoder = GeneDecoder(columns, params, reader.fetch, masked=reader.masked if softmasking else None)
     handles = {c: _open_track(files.bigwig(features[c])) for c in decoder.keep}
     models: list[GeneModel] = []
     try:
@@ -100,10 +102,11 @@ def _check_run(directory: Path) -> tuple[RunSummary, RunFiles]:
     features = summary.model_features or []
     if Columns.of(features) is None:
         raise UsageError(f"{directory}: the run's model has no exon, intron and protein_coding_gene classes to decode")
-    missing = [files.bigwig(f).name for f in features if not files.bigwig(f).is_file()]
+    needed = [features[c] for c in Columns.of(features).used()]
+    missing = [files.bigwig(f).name for f in needed if not files.bigwig(f).is_file()]
     if missing:
         raise UsageError(f"{directory}: adaptation re-decodes the run's bigWig tracks, and {missing[0]} is missing "
-                         "(annotate without --no-bigwig)")
+                         "(annotate without --no-bigwig, with every gene class in --bigwig-classes)")
     if summary.shard:
         raise UsageError(f"{directory}: a shard; adaptation learns from the whole genome: "
                          "`genoseg merge` the shards first, then adapt the merged directory")
@@ -134,16 +137,21 @@ def adapt_run(directory: str | Path, settings: AdaptSettings = AdaptSettings(), 
     started = time.time()
     start = _starting_parameters(summary)
     features = summary.model_features or []
+    softmasking = bool((summary.options or {}).get("softmasking"))
     with FastaReader(summary.input) as reader:
         def decode(params: GeneParameters) -> list[GeneModel]:
-            return decode_run(files, features, reader, params)
+            return decode_run(files, features, reader, params, softmasking)
 
+        # Decoded again from the tracks, the first round can differ from the run's own gene models
+        # where the tracks were stored rounded (--bigwig-precision), mostly at UTR ends.
+        redecoded = first is None
         first = first if first is not None else decode(start)
         result = adapt(start, first, decode, reader, settings, log)
         if not result.rounds:
             log(f"adaptation skipped: {result.note}")
         records = reader.records
-    moves = _write_outputs(summary, files, records, result)
+    # Adaptation skipped: the run's gene models stay as they are, not replaced by a re-decoding.
+    moves = _write_outputs(summary, files, records, result, genes=bool(result.rounds) or not redecoded)
     summary.adaptation = {**result.as_dict(), "seconds": round(time.time() - started, 1)}
     summary.counts.gene_models = {"protein_coding": sum(m.biotype == "protein_coding" for m in result.models),
                                   "lncRNA": sum(m.biotype == "lncRNA" for m in result.models)}
@@ -151,8 +159,29 @@ def adapt_run(directory: str | Path, settings: AdaptSettings = AdaptSettings(), 
     return summary
 
 
-def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adaptation) -> list[tuple[Path, Path]]:
-    """The adapted gene GFF3, proteins and gene_model.json under temporary names; their renames."""
+def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adaptation,
+                   genes: bool = True) -> list[tuple[Path, Path]]:
+    """The adapted gene_model.json and (with `genes`) gene GFF3, GTF and sequences under temporary
+    names; their renames."""
+    moves = _write_gene_files(summary, files, records, result) if genes else []
+    parameters = AtomicFile(files.adapted_parameters)
+    classifier = AtomicFile(files.directory / SITE_CLASSIFIER_FILE)
+    try:
+        parameters.tmp.write_text(json.dumps(result.params.as_dict()) + "\n")
+        moves.append(parameters.move)
+        if result.params.site_classifier is not None:
+            result.params.site_classifier.save(classifier.tmp)
+            moves.append(classifier.move)
+    except BaseException:
+        for tmp, _ in moves:
+            tmp.unlink(missing_ok=True)
+        classifier.discard()
+        raise
+    return moves
+
+
+def _write_gene_files(summary: RunSummary, files: RunFiles, records, result: Adaptation) -> list[tuple[Path, Path]]:
+    """The adapted gene models as GFF3, GTF and the run's sequence files, under temporary names."""
     header = {"genoseg": __version__, "model": summary.model, "window": summary.window, "overlap": summary.overlap,
               "thresholds": ",".join(f"{k}:{v}" for k, v in summary.thresholds.items()),
               "min_length": (summary.options or {}).get("min_length", 1),
@@ -163,8 +192,6 @@ def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adapta
         if path:
             texts.append(TextOutput(Path(path)))
             sequence_outputs.append(ProteinWriter(texts[-1], coding))
-    parameters = AtomicFile(files.adapted_parameters)
-    classifier = AtomicFile(files.directory / SITE_CLASSIFIER_FILE)
     try:
         ids = GeneIds((summary.options or {}).get("id_prefix"))
         writers = [GeneGff3Writer(texts[0], records, header, ids), GeneGtfWriter(texts[1], header, ids)]
@@ -175,18 +202,9 @@ def _write_outputs(summary: RunSummary, files: RunFiles, records, result: Adapta
                 sequences.write(model, transcript)
         for text in texts:
             text.finish()
-        moves = [move for text in texts for move in text.moves()]
-        data = result.params.as_dict()
-        parameters.tmp.write_text(json.dumps(data) + "\n")
-        moves.append(parameters.move)
-        if result.params.site_classifier is not None:
-            result.params.site_classifier.save(classifier.tmp)
-            moves.append(classifier.move)
     except BaseException:
         for text in texts:
             text.discard()
-        parameters.discard()
-        classifier.discard()
         raise
-    return moves
+    return [move for text in texts for move in text.moves()]
 

@@ -30,8 +30,9 @@ from genoseg.genes.stream import GeneDecoder
 from genoseg.inference import BatchProducer, Predictor, default_threads, in_window_order, resolve_device
 from genoseg.intervals import IntervalCaller
 from genoseg.merge import merge_parts
+from genoseg.session import initial_locus, write_session
 from genoseg.model import SegmentNT, load_model
-from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
+from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem, track_classes
 from genoseg.planning import Plan, plan_run, plan_run_windows, span_length
 from genoseg.resume import ResumeState, UnitRun, run_fingerprint
 from genoseg.settings import (AnnotateOptions, RunSettings, check_options, load_gene_parameters, planned_outputs,
@@ -87,7 +88,9 @@ def annotate(
         header = settings.header(options.min_length, __version__)
 
         def new_sink(opts: AnnotateOptions, directory: OutputDirectory | None = None) -> Sink:
-            decoder = GeneDecoder(genes.columns, genes.params, reader.fetch) if genes.params is not None else None
+            masked = reader.masked if options.softmasking else None
+            decoder = (GeneDecoder(genes.columns, genes.params, reader.fetch, masked=masked)
+                       if genes.params is not None else None)
             return Sink(Outputs(opts, reader.records, settings.features, header, directory),
                         IntervalCaller(settings.features, settings.thresholds, options.min_length), decoder)
 
@@ -202,11 +205,15 @@ def execute(run: SingleRun | UnitRun, targets: list, plan: Plan, reader: FastaRe
     moves = run.finish()
     summarize(summary, run, predictor, writer.busy_seconds, computed, t0)
     directory = None if options.output == "-" else Path(options.output)
+    files = RunFiles(directory, output_stem(options.fasta)) if directory else None
     if isinstance(run, UnitRun):
         # Merging copies the units' files, so it is part of the run's wall time.
-        moves = merge_parts(run.parts(), RunFiles(directory, output_stem(options.fasta)), options.proteins, summary,
-                            options.cds)
+        moves = merge_parts(run.parts(), files, options.proteins, summary, options.cds)
         summary.timings.wall_seconds = round(time.time() - t0, 2)
+    elif files:
+        records = [(r.name, r.length) for r in reader.records]
+        moves.append(write_session(files, options.fasta, track_classes(asdict(options), settings.features),
+                                   run.sink.outputs.gene_writers != [], initial_locus(records, options.regions)))
     # With -o -, only a --proteins file is left to put in place.
     commit_set(directory, moves, summary if directory else None)
 

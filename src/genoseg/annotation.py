@@ -50,6 +50,12 @@ class Transcript(ExonChain):
 class Annotation:
     transcripts: list[Transcript]
     gene_spans: dict[str, tuple[str, int, int, str]]  # gene id → (seqid, start0, end, strand)
+    gene_names: dict[str, str] = field(default_factory=dict)  # gene id → its Name= (GFF3) or gene_name (GTF)
+
+    def name_of(self, transcript: Transcript) -> str:
+        """What a browser labels the transcript's gene with: its name, else its ID, else the transcript's."""
+        gene = transcript.gene_id or transcript.id
+        return self.gene_names.get(gene, gene)
 
     def on(self, seqid: str) -> list[Transcript]:
         return [t for t in self.transcripts if t.seqid == seqid]
@@ -118,6 +124,7 @@ class _Collected:
         default_factory=lambda: defaultdict(lambda: {"exon": [], "cds": [], "utr": []}))
     child_lines: dict[str, int] = field(default_factory=dict)  # GFF3: first line naming each parent
     gtf_transcripts: dict[str, dict] = field(default_factory=dict)
+    gene_names: dict[str, str] = field(default_factory=dict)
 
 
 def read_annotation(path: str | Path) -> Annotation:
@@ -139,7 +146,7 @@ def read_annotation(path: str | Path) -> Annotation:
         return Annotation([], {})
     transcripts, gene_spans = _gtf_transcripts(collected) if gtf else _gff3_transcripts(path, collected)
     transcripts.sort(key=lambda t: (t.seqid, t.start, t.end, t.id))
-    return Annotation(transcripts, gene_spans)
+    return Annotation(transcripts, gene_spans, collected.gene_names)
 
 
 def _rows(path: Path, handle) -> Iterator[tuple[_Row, bool]]:
@@ -176,6 +183,8 @@ def _collect_gtf(path: Path, collected: _Collected, row: _Row) -> None:
     info = collected.gtf_transcripts.setdefault(
         tid, {"seqid": row.seqid, "strand": row.strand, "gene": row.attrs.get("gene_id"), "type": None}
     )
+    if row.attrs.get("gene_id") and row.attrs.get("gene_name"):
+        collected.gene_names[row.attrs["gene_id"]] = row.attrs["gene_name"]
     if row.ftype == "transcript":
         info["type"] = row.attrs.get("transcript_biotype") or row.attrs.get("gbkey")
     elif row.ftype in EXON_TYPES:
@@ -222,6 +231,8 @@ def _gff3_transcripts(path: Path, collected: _Collected) -> tuple[list[Transcrip
         if info["type"] in GENE_TYPES:
             s, e = info["span"]
             gene_spans[fid] = (info["seqid"], s, e, info["strand"])
+            if info["attrs"].get("Name"):
+                collected.gene_names[fid] = info["attrs"]["Name"]
     transcripts = []
     for parent, parts in collected.children.items():
         info = features.get(parent)

@@ -31,7 +31,9 @@ ZOOM_HEADER_SIZE = 24
 SUMMARY_SIZE = 40
 ITEMS_PER_SLOT = 1024  # values per data section and records per zoom block, as UCSC's tools
 RTREE_BLOCK = 256
-FIRST_ZOOM = 32
+# Zoom levels summarise 128, 512, ... bases: a 32-base first level doubled a rounded track's size
+# (docs/performance.md "Track size"); views finer than 128 bases per pixel read the data.
+FIRST_ZOOM = 128
 ZOOM_FACTOR = 4
 MAX_ZOOMS = 10
 FIXED_STEP = 3
@@ -181,14 +183,29 @@ def _coarsen(bins: np.ndarray, reduction: int) -> np.ndarray:
     return out
 
 
+def quantise(values: np.ndarray, precision: float) -> np.ndarray:
+    """`values` rounded to the nearest multiple of `precision` (0: unchanged), as float32.
+
+    Rounded tracks compress: at 0.01 the data sections of a probability track are 4-9 times
+    smaller than the float32 values (docs/performance.md), and a probability read back is off
+    by at most half the step.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if precision <= 0:
+        return values
+    return (np.round(values / precision) * precision).astype(np.float32)
+
+
 class BigWigWriter:
     """Per-base float values written by chromosome (in the given order) and increasing position.
 
     Gaps are allowed (they stay without data, e.g. N runs); positions may not go backwards.
+    With `precision` > 0 values are stored rounded to its multiples (see `quantise`).
     """
 
-    def __init__(self, path: Path | str, chroms: list[tuple[str, int]]) -> None:
+    def __init__(self, path: Path | str, chroms: list[tuple[str, int]], precision: float = 0.0) -> None:
         self.path = Path(path)
+        self.precision = precision
         self.chroms = [(name, int(length)) for name, length in chroms if length > 0]
         self.chrom_ids = {name: i for i, (name, _) in enumerate(self.chroms)}
         longest = max((length for _, length in self.chroms), default=0)
@@ -215,7 +232,7 @@ class BigWigWriter:
         self.file.write(bytes(8))  # section count, filled in at close
 
     def add(self, chrom: str, start: int, values: np.ndarray) -> None:
-        values = np.ascontiguousarray(values, dtype=np.float32)
+        values = np.ascontiguousarray(quantise(values, self.precision))
         if len(values) == 0:
             return
         if chrom not in self.chrom_ids:

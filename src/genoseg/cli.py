@@ -125,6 +125,13 @@ def main(debug: bool) -> None:
 @click.option("--resume-unit", default=1_000_000, show_default=True,
               help="With --resume: a unit of work is whole N-free segments of at least this many bases; a kill loses only the unit in progress.")
 @click.option("--no-bigwig", is_flag=True, help="Do not write per-class bigWig tracks.")
+@click.option("--bigwig-classes", default="", metavar="LIST",
+              help="Comma-separated classes to write bigWigs for, e.g. exon,intron,protein_coding_gene. [default: all]")
+@click.option("--bigwig-precision", type=float, default=0.01, show_default=True,
+              help="Store bigWig probabilities rounded to this step (0: float32 exactly); 0.01 makes tracks 4-6x smaller.")
+@click.option("--softmasking/--no-softmasking", default=False, show_default=True,
+              help="Lower-case (soft-masked repeat) bases cost the gene decoder when it calls them coding, "
+                   "so transposon ORFs do not become genes.")
 @click.option("--no-track-line", is_flag=True, help="Leave the track line out of the BED (for bedToBigBed).")
 @click.option("--force", is_flag=True,
               help="Replace files at the output names that no earlier genoseg run in -o wrote (never an input).")
@@ -135,7 +142,7 @@ def main(debug: bool) -> None:
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
              min_length, min_segment_length, stdout_format, strands, gene_models, proteins, cds, id_prefix, gene_parameters,
              min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, adapt, no_bigwig,
-             no_track_line, quiet) -> None:
+             bigwig_classes, bigwig_precision, softmasking, no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
     Writes STEM.genoseg.intervals.gff3 and STEM.genoseg.intervals.bed (per-class intervals),
@@ -162,7 +169,8 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         stdout_format=stdout_format, bigwig=not no_bigwig, track_line=not no_track_line, strands=strands,
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
         min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
-        adapt=adapt, id_prefix=id_prefix, cds=cds,
+        adapt=adapt, id_prefix=id_prefix, cds=cds, bigwig_precision=bigwig_precision, softmasking=softmasking,
+        bigwig_classes=[c for c in bigwig_classes.split(",") if c] or None,
     )
     if shard is not None:
         from genoseg.planning import parse_shard

@@ -30,6 +30,8 @@ for _b in "ACGT":
     NORMALISE[ord(_b)] = ord(_b)
     NORMALISE[ord(_b.lower())] = ord(_b)
 IS_ACGT = NORMALISE != ord("N")
+IS_LOWER = np.zeros(256, dtype=bool)  # soft-masked (repeat) bases
+IS_LOWER[ord("a"):ord("z") + 1] = True
 # What a sequence line may hold: IUPAC letters (any case), gaps and stops. Digits and
 # whitespace mean a file that is not FASTA (GenBank's numbered lines, spaced blocks).
 IS_SEQUENCE_LETTER = np.zeros(256, dtype=bool)
@@ -220,6 +222,10 @@ class FastaReader:
     def fetch(self, name: str, start: int, end: int) -> np.ndarray:
         """Bases [start, end) as upper-case ASCII uint8, non-ACGT as N."""
         return NORMALISE[self._raw(name, start, end)]
+
+    def masked(self, name: str, start: int, end: int) -> np.ndarray:
+        """Which bases of [start, end) are soft-masked (lower case), as a bool array."""
+        return IS_LOWER[self._raw(name, start, end)]
 
     def _raw(self, name: str, start: int, end: int) -> np.ndarray:
         """Bytes [start, end) of a record as the file holds them (non-Latin-1 characters as '?')."""

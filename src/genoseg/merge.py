@@ -19,7 +19,8 @@ from urllib.parse import unquote
 import numpy as np
 
 from genoseg.errors import DataError, UsageError
-from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem
+from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem, track_classes
+from genoseg.session import initial_locus, write_session
 from genoseg.summary import REQUIRED_OF_SHARDS, RunSummary
 from genoseg.writers import AtomicFile, GeneIds, TextOutput, is_provenance
 
@@ -170,12 +171,12 @@ def _sequence_regions(header: list[str]) -> list[tuple[str, int]]:
     return records
 
 
-def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[str, int]]):
+def _copy_bigwig(sources: list[Path], target: AtomicFile, records: list[tuple[str, int]], precision: float):
     import pyBigWig
 
     from genoseg.bigwig import BigWigWriter
 
-    writer = BigWigWriter(target.tmp, records)
+    writer = BigWigWriter(target.tmp, records, precision)
     handles = [pyBigWig.open(str(path)) for path in sources]
     present = [set(handle.chroms()) for handle in handles]
     try:
@@ -242,14 +243,16 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
             texts += _merge_genes(parts, output, proteins, GeneIds(summary.options.get("id_prefix")), cds)
         elif proteins or cds:
             raise UsageError(f"{parts[0].directory}: has no gene models, so there are no proteins to merge")
-        if summary.options.get("bigwig", True):
-            for feature in summary.model_features:
-                target = AtomicFile(output.bigwig(feature))
-                bigwigs.append((target, _copy_bigwig([p.files.bigwig(feature) for p in parts], target, records)))
+        precision = summary.options.get("bigwig_precision", 0.0)
+        for feature in track_classes(summary.options, summary.model_features):
+            target = AtomicFile(output.bigwig(feature))
+            bigwigs.append((target, _copy_bigwig([p.files.bigwig(feature) for p in parts], target, records, precision)))
         for text in texts:
             text.finish()
         for _, writer in bigwigs:
             writer.close()
+        session = write_session(output, summary.input, track_classes(summary.options, summary.model_features),
+                                first.genes_gff3.is_file(), initial_locus(records, summary.options.get("regions")))
     except BaseException:
         for text in texts:
             text.discard()
@@ -257,7 +260,7 @@ def merge_parts(parts: list[Part], output: RunFiles, proteins: str | None,
             writer.abort()
             target.discard()
         raise
-    return [move for text in texts for move in text.moves()] + [target.move for target, _ in bigwigs]
+    return [move for text in texts for move in text.moves()] + [target.move for target, _ in bigwigs] + [session]
 
 
 def _merge_genes(parts: list[Part], output: RunFiles, proteins: str | None, ids: GeneIds,
@@ -336,7 +339,7 @@ def merge_shards(directories: list[str], output: str, proteins: str | None = Non
     summary = merged_summary(parts, out, proteins, cds)
     files = RunFiles(out, parts[0].files.stem)
     genes = parts[0].files.genes_gff3.is_file()
-    targets = files.planned(summary.model_features, genes=genes, bigwig=summary.options.get("bigwig", True))
+    targets = files.planned(track_classes(summary.options, summary.model_features), genes=genes)
     inputs = [p.directory for p in parts] + [f for p in parts for f in (p.proteins, p.cds) if f]
     check_targets(targets + [Path(f) for f in (proteins, cds) if f], inputs, out, force)
     directory = OutputDirectory(out)

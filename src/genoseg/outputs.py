@@ -84,6 +84,10 @@ class RunFiles:
     def genes_gtf(self) -> Path:
         return self._named("genes.gtf")
 
+    @property
+    def igv_session(self) -> Path:
+        return self._named("igv_session.xml")
+
     def bigwig(self, feature: str) -> Path:
         return self._named(f"{file_name_part(feature)}.bw")
 
@@ -96,14 +100,22 @@ class RunFiles:
         """The gene_model.json that `genoseg adapt` fitted to this run's genome."""
         return self._named("gene_model.json")
 
-    def planned(self, features: list[str], *, genes: bool, bigwig: bool) -> list[Path]:
-        """Every file a run with these settings writes in the directory, run.json included."""
+    def planned(self, tracks: list[str], *, genes: bool) -> list[Path]:
+        """Every file a run writes in the directory, run.json included, given the classes that
+        get a bigWig (`tracks`) and whether it writes gene models."""
         paths = [self.intervals_gff3, self.intervals_bed]
         if genes:
             paths += [self.genes_gff3, self.genes_gtf]
-        if bigwig:
-            paths += [self.bigwig(f) for f in features]
-        return paths + [self.summary]
+        return paths + [self.bigwig(f) for f in tracks] + [self.igv_session, self.summary]
+
+
+def track_classes(options: dict, features: list[str]) -> list[str]:
+    """The classes a run writes bigWigs for, in the model's order, from its options (as run.json
+    holds them): none with --no-bigwig, else those of --bigwig-classes, else all."""
+    if not options.get("bigwig", True):
+        return []
+    chosen = options.get("bigwig_classes")
+    return [f for f in features if chosen is None or f in chosen]
 
 
 def read_summary(path: Path) -> dict | None:

@@ -7,17 +7,20 @@ the window and overlap, the gene decoder's parameters, and the files it reads an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genoseg.errors import DataError, UsageError
+from genoseg.genes.decoder import Columns
 from genoseg.genes.parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParameters
 from genoseg.genes.sites import SITE_CLASSIFIER_FILE
 from genoseg.model.limits import MAX_WINDOW_NT
-from genoseg.outputs import RunFiles
+from genoseg.outputs import RunFiles, track_classes
 from genoseg.tiling import check_tiling
 
 DEFAULT_UNIT_BASES = 1_000_000  # bases per --resume unit
+# bigWig values are stored rounded to this: 4-6 times smaller files (docs/performance.md "Track size")
+DEFAULT_BIGWIG_PRECISION = 0.01
 ID_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,29}")
 
 
@@ -42,6 +45,8 @@ class AnnotateOptions:
     min_segment_length: int = 120
     stdout_format: str = "gff3"
     bigwig: bool = True
+    bigwig_classes: list[str] | None = None  # None: a bigWig for every class
+    bigwig_precision: float = DEFAULT_BIGWIG_PRECISION  # 0: float32 exactly as the model gave them
     track_line: bool = True
     strands: str = "forward"  # or "both": average each window with its reverse complement
     gene_models: bool = True
@@ -57,6 +62,7 @@ class AnnotateOptions:
     force: bool = False  # replace files in the output directory that no genoseg run wrote
     adapt: bool = False  # refit the decoder's sequence models on this genome and decode again
     id_prefix: str | None = None  # gene IDs PREFIX_000001 (locus tags) instead of gene1
+    softmasking: bool = False  # soft-masked (lower-case) bases cost the decoder when coding
 
 
 def check_options(options: AnnotateOptions) -> None:
@@ -71,6 +77,8 @@ def check_options(options: AnnotateOptions) -> None:
         if value < low or (high is not None and value > high):
             span = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be {span}")
+    if not 0 <= options.bigwig_precision <= 0.5:
+        raise UsageError(f"--bigwig-precision {options.bigwig_precision}: must be from 0 (exact) to 0.5")
     if options.id_prefix is not None and not ID_PREFIX.fullmatch(options.id_prefix):
         raise UsageError(f"--id-prefix {options.id_prefix!r}: use 1-30 letters, digits or '_', starting with a letter "
                          "(a locus-tag prefix such as AT1G)")
@@ -129,10 +137,31 @@ def parse_thresholds(items: list[str], features: list[str]) -> tuple[float, dict
     return default, per_class
 
 
+def check_track_classes(options: AnnotateOptions, features: list[str], genes: bool) -> list[str]:
+    """The classes that get a bigWig; --bigwig-classes must name the model's classes, and with
+    --adapt include every class the gene decoder reads (it re-decodes them).
+
+    Raises:
+        UsageError: an unknown class, or a class --adapt needs left out.
+    """
+    unknown = [c for c in options.bigwig_classes or [] if c not in features]
+    if unknown:
+        raise UsageError(f"--bigwig-classes: the model has no class {unknown[0]!r} (classes: {', '.join(features)})")
+    tracks = track_classes(asdict(options), features)
+    columns = Columns.of(features)
+    if options.adapt and genes and columns is not None:
+        missing = [features[c] for c in columns.used() if features[c] not in tracks]
+        if missing:
+            raise UsageError(f"--adapt re-decodes the gene decoder's classes from their bigWigs: add "
+                             f"{','.join(missing)} to --bigwig-classes")
+    return tracks
+
+
 def planned_outputs(options: AnnotateOptions, features: list[str], genes: bool) -> list[Path]:
     """Every file a run into a directory will write (the proteins FASTA may lie elsewhere)."""
     files = RunFiles.of(options.output, options.fasta)
-    paths = files.planned(features, genes=genes and options.gene_models, bigwig=options.bigwig)
+    tracks = check_track_classes(options, features, genes)
+    paths = files.planned(tracks, genes=genes and options.gene_models)
     if options.adapt:
         paths += [files.adapted_parameters, files.directory / SITE_CLASSIFIER_FILE]
     return paths + [Path(p) for p in (options.proteins, options.cds) if p]

@@ -8,6 +8,7 @@ has one sink for the whole run; a resumed run (`resume.UnitRun`) one per unit of
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -18,7 +19,7 @@ from genoseg.fasta import Record
 from genoseg.genes.models import GeneModel
 from genoseg.genes.stream import GeneDecoder
 from genoseg.intervals import Interval, IntervalCaller
-from genoseg.outputs import OutputDirectory, RunFiles, output_stem
+from genoseg.outputs import OutputDirectory, RunFiles, output_stem, track_classes
 from genoseg.settings import AnnotateOptions
 from genoseg.stitching import SegmentStitcher, Track
 from genoseg.summary import Counts
@@ -65,8 +66,9 @@ class Outputs:
             self.texts += [genes, gtf]
             self.gene_writers += [GeneGff3Writer(genes, records, header, GeneIds(options.id_prefix)),
                                   GeneGtfWriter(gtf, header, GeneIds(options.id_prefix))]
-        if options.bigwig:
-            self.bigwigs = BigWigSet(files, features, records)
+        tracks = track_classes(asdict(options), features)
+        if tracks:
+            self.bigwigs = BigWigSet(files, features, records, tracks, options.bigwig_precision)
         self._add_proteins(options)
 
     def _add_proteins(self, options: AnnotateOptions) -> None:

@@ -29,15 +29,20 @@ class FeatureStyle:
     extra: str = ""  # extra GFF3 attributes
 
 
+# Per-class intervals are regions where a class is likely, not gene structure: the gene-structure
+# classes are written as biological_region (their class in class= and Name=), so that tools which
+# count or chain gene, exon or UTR features (gffread, featureCounts, gt stat) never take them for
+# the gene models of STEM.genoseg.genes.gff3. Sites and regulatory elements keep their SO terms.
+REGION = "biological_region"
 FEATURE_STYLES: dict[str, FeatureStyle] = {
-    "protein_coding_gene": FeatureStyle("gene", "0,90,181", "biotype=protein_coding"),
-    "lncRNA": FeatureStyle("lncRNA_gene", "120,60,180"),
-    "exon": FeatureStyle("exon", "0,150,60"),
-    "intron": FeatureStyle("intron", "150,150,150"),
+    "protein_coding_gene": FeatureStyle(REGION, "0,90,181", "biotype=protein_coding"),
+    "lncRNA": FeatureStyle(REGION, "120,60,180", "biotype=lncRNA"),
+    "exon": FeatureStyle(REGION, "0,150,60"),
+    "intron": FeatureStyle(REGION, "150,150,150"),
     "splice_donor": FeatureStyle("five_prime_cis_splice_site", "220,50,50"),
     "splice_acceptor": FeatureStyle("three_prime_cis_splice_site", "240,130,0"),
-    "5UTR": FeatureStyle("five_prime_UTR", "90,180,230"),
-    "3UTR": FeatureStyle("three_prime_UTR", "40,120,160"),
+    "5UTR": FeatureStyle(REGION, "90,180,230"),
+    "3UTR": FeatureStyle(REGION, "40,120,160"),
     "CTCF-bound": FeatureStyle("CTCF_binding_site", "200,170,0"),
     "polyA_signal": FeatureStyle("polyA_signal_sequence", "180,0,120"),
     "enhancer_Tissue_specific": FeatureStyle("enhancer", "230,100,160", "tissue=specific"),
@@ -45,7 +50,7 @@ FEATURE_STYLES: dict[str, FeatureStyle] = {
     "promoter_Tissue_specific": FeatureStyle("promoter", "110,180,60", "tissue=specific"),
     "promoter_Tissue_invariant": FeatureStyle("promoter", "70,140,30", "tissue=invariant"),
 }
-DEFAULT_STYLE = FeatureStyle("region", "100,100,100")
+DEFAULT_STYLE = FeatureStyle(REGION, "100,100,100")
 
 
 def style_of(feature: str) -> FeatureStyle:
@@ -180,7 +185,8 @@ class Gff3Writer:
         style = style_of(interval.feature)
         key = file_name_part(interval.feature)
         self.ids[key] = self.ids.get(key, 0) + 1
-        attrs = [f"ID={key}_{self.ids[key]}", f"class={_escape(interval.feature)}", f"peak_probability={interval.peak:.3f}"]
+        attrs = [f"ID={key}_{self.ids[key]}", f"Name={_escape(interval.feature)}", f"class={_escape(interval.feature)}",
+                 f"peak_probability={interval.peak:.3f}"]
         if style.extra:
             attrs.append(style.extra)
         self.out.write(
@@ -376,16 +382,20 @@ class BigWigSet:
 
     chunk = 1 << 16
 
-    def __init__(self, files: RunFiles, features: list[str], records: list[Record]) -> None:
+    def __init__(self, files: RunFiles, features: list[str], records: list[Record], tracks: list[str] | None = None,
+                 precision: float = 0.0) -> None:
+        """One writer per class in `tracks` (default: every feature), values rounded to `precision`."""
         self.features = list(features)
+        self.columns = [i for i, f in enumerate(self.features) if tracks is None or f in tracks]
         self.files: list[AtomicFile] = []
         self.writers: list[BigWigWriter] = []
         self.paths: dict[str, Path] = {}
         header = [(r.name, r.length) for r in records if r.length > 0]
-        for feature in self.features:
+        for column in self.columns:
+            feature = self.features[column]
             atomic = AtomicFile(files.bigwig(feature))
             self.files.append(atomic)
-            self.writers.append(BigWigWriter(atomic.tmp, header))
+            self.writers.append(BigWigWriter(atomic.tmp, header, precision))
             self.paths[feature] = atomic.path
         self.pending: list[Track] = []
         self.pending_bases = 0
@@ -404,9 +414,9 @@ class BigWigSet:
         first = self.pending[0]
         values = np.concatenate([t.values for t in self.pending]) if len(self.pending) > 1 else first.values
         self.pending, self.pending_bases = [], 0
-        for f, (writer, atomic) in enumerate(zip(self.writers, self.files)):
+        for column, writer, atomic in zip(self.columns, self.writers, self.files):
             with named_errors(atomic.path):
-                writer.add(first.record, first.start, values[:, f])
+                writer.add(first.record, first.start, values[:, column])
 
     def finish(self) -> None:
         self._flush()

@@ -60,6 +60,11 @@ class Columns:
                    index.get("splice_donor"), index.get("splice_acceptor"),
                    tuple(index[f] for f in ("5UTR", "3UTR") if f in index))
 
+    def used(self) -> list[int]:
+        """The feature columns the decoder reads, in order."""
+        wanted = [self.exon, self.intron, self.gene, self.lncrna, self.donor, self.acceptor, *self.utrs]
+        return sorted({c for c in wanted if c is not None})
+
 
 @dataclass(frozen=True)
 class CodingChain:
@@ -104,8 +109,10 @@ class BaseScores:
     utr_intron: np.ndarray
 
 
-def base_scores(codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters) -> BaseScores:
-    """The network's and the sequence models' per-base terms for `codes` (0..4) and `probs` (n, F)."""
+def base_scores(codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters,
+                masked: np.ndarray | None = None) -> BaseScores:
+    """The network's and the sequence models' per-base terms for `codes` (0..4) and `probs` (n, F);
+    `masked` (soft-masked bases, or None) makes each masked coding base cost masked_coding_cost."""
     n = len(codes)
     p_exon = probs[:, columns.exon].astype(np.float64)
     p_intron = probs[:, columns.intron].astype(np.float64)
@@ -118,7 +125,10 @@ def base_scores(codes: np.ndarray, probs: np.ndarray, columns: Columns, params: 
     p_cds = p_exon * (1 - p_utr)
     outside = np.log(np.clip(np.maximum(1 - p_gene, p_exon * p_utr), 1e-4, 1))
     w = params.weight_emission
-    exon_prefix = np.concatenate(([0.0], np.cumsum(w * (np.log(p_cds + 1e-4) - outside))))
+    exon_base = w * (np.log(p_cds + 1e-4) - outside)
+    if masked is not None:
+        exon_base = exon_base - params.masked_coding_cost * masked
+    exon_prefix = np.concatenate(([0.0], np.cumsum(exon_base)))
     # A cost per intron base makes intron lengths geometric: a path that skips exons through
     # one long "intron" pays for its length, where the blurred network barely objects.
     intron_content = params.weight_intron * params.intron_per_base(codes)
@@ -139,11 +149,12 @@ def base_scores(codes: np.ndarray, probs: np.ndarray, columns: Columns, params: 
 class StrandProgram:
     """The dynamic program for coding genes on the forward strand of one locus."""
 
-    def __init__(self, codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters) -> None:
+    def __init__(self, codes: np.ndarray, probs: np.ndarray, columns: Columns, params: GeneParameters,
+                 masked: np.ndarray | None = None) -> None:
         self.params = params
         self.intron_bonus = _length_bonus(params.intron_length_log_odds, params.weight_length, params.intron_base_penalty)
         self.exon_bonus = _length_bonus(params.exon_length_log_odds, params.weight_length, 0.0)
-        self.scores = base_scores(codes, probs, columns, params)
+        self.scores = base_scores(codes, probs, columns, params, masked)
         self.sites: CandidateSites = candidate_sites(codes, probs, columns, params)
 
     def _events(self) -> tuple[list[int], list[float], list[bool]]:
@@ -310,15 +321,18 @@ def _length_bonus(log_odds: list[float] | None, weight: float, per_base: float) 
 
 
 def decode_locus(record: str, offset: int, seq: np.ndarray, probs: np.ndarray, columns: Columns,
-                 params: GeneParameters) -> list[GeneModel]:
-    """Gene models of one locus; `seq` is upper-case ASCII, `probs` its (n, F) probabilities."""
+                 params: GeneParameters, masked: np.ndarray | None = None) -> list[GeneModel]:
+    """Gene models of one locus; `seq` is upper-case ASCII, `probs` its (n, F) probabilities,
+    `masked` which bases are soft-masked repeats (None: masking ignored)."""
     n = len(seq)
     programs = {}
     candidates: list[Candidate] = []
     for strand in "+-":
         oriented_seq = seq if strand == "+" else reverse_complement(seq)
         codes = CODE[oriented_seq]
-        programs[strand] = StrandProgram(codes, probs if strand == "+" else probs[::-1], columns, params)
+        oriented_masked = masked if masked is None or strand == "+" else masked[::-1]
+        programs[strand] = StrandProgram(codes, probs if strand == "+" else probs[::-1], columns, params,
+                                         oriented_masked)
         candidates += _complete_genes(programs[strand], codes, strand, n)
     chosen = _compete(candidates)
     # Neighbours on opposite strands may share UTR space (convergent genes often do), but two

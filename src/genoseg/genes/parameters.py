@@ -94,7 +94,8 @@ def check_fields(data: object) -> None:
         elif not (name == "utr_intron_penalty" and value is None):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"field {name} must be a finite number, not {value!r}")
-            if name.startswith(("weight_", "intron_penalty", "intron_base", "gene_penalty", "utr_intron")) and value < 0:
+            if name.startswith(("weight_", "intron_penalty", "intron_base", "gene_penalty", "utr_intron",
+                                                "masked_")) and value < 0:
                 raise ValueError(f"field {name} must not be negative, not {value!r}")
 
 
@@ -150,6 +151,9 @@ class GeneParameters:
     # their log-likelihood ratios are added to the site scores with this weight.
     site_classifier: SiteClassifier | None = field(default=None, repr=False, compare=False)
     weight_site_classifier: float = 0.0
+    # With --softmasking: the cost of each soft-masked (lower-case: repeat) base in a coding exon.
+    # Measured on the tuning slice; see docs/models.md "Soft-masked repeats".
+    masked_coding_cost: float = 0.05
     notes: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:

@@ -29,12 +29,13 @@ class GeneDecoder:
 
     def __init__(self, columns: Columns, params: GeneParameters, fetch: Callable[[str, int, int], np.ndarray],
                  quiet: int = 300, max_locus: int = 1_000_000, genic_level: float = 0.2,
-                 lncrna_level: float = 0.5, min_lncrna: int = 200) -> None:
-        self.columns, self.params, self.fetch = columns, params, fetch
+                 lncrna_level: float = 0.5, min_lncrna: int = 200,
+                 masked: Callable[[str, int, int], np.ndarray] | None = None) -> None:
+        self.columns, self.params, self.fetch, self.masked = columns, params, fetch, masked
         self.quiet, self.max_locus, self.genic_level = quiet, max_locus, genic_level
         self.lncrna_level, self.min_lncrna = lncrna_level, min_lncrna
         wanted = [columns.exon, columns.intron, columns.gene, columns.lncrna, columns.donor, columns.acceptor]
-        self.keep = sorted({c for c in [*wanted, *columns.utrs] if c is not None})
+        self.keep = columns.used()
         self.local = Columns(*[None if c is None else self.keep.index(c) for c in wanted],
                              tuple(self.keep.index(c) for c in columns.utrs))
         self.record: str | None = None
@@ -104,7 +105,8 @@ class GeneDecoder:
         models: list[GeneModel] = []
         for s, e in loci:
             seq = self.fetch(self.record, start + s, start + e)
-            models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params)
+            masked = None if self.masked is None else self.masked(self.record, start + s, start + e)
+            models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params, masked)
             models += self._lncrnas(start + s, values[s:e], models)
         models.sort(key=lambda m: (m.start, m.end))
         for m in models:

@@ -191,7 +191,8 @@ def execute(run: SingleRun | UnitRun, targets: list, plan: Plan, reader: FastaRe
     windows = plan_run_windows(targets, settings.window, settings.overlap, options.min_segment_length,
                                plan.block_of)
     producer = BatchProducer(reader, windows, options.batch_size, model.tokenizer, pin_memory=device.type == "cuda",
-                             window=settings.window, both_strands=options.strands == "both")
+                             window=settings.window, both_strands=options.strands == "both",
+                             context=getattr(model, "context_nt", 0))
     predictor = Predictor(model, device)
     stitch = StitchAndWrite(run, settings.overlap, run.bases_done, on_progress)
     writer = Behind(stitch)

@@ -21,7 +21,6 @@ from genoseg.model.limits import WINDOW_MULTIPLE
 from genoseg.tiling import Window
 from genoseg.model.tokenizer import Tokenizer
 
-PAD_BASE = ord("A")  # filler under the padding; masked, so any valid base would do
 
 _DONE = object()
 
@@ -151,9 +150,10 @@ class BatchProducer:
 
     def __init__(
         self, reader: FastaReader, windows: Iterable[Window], batch_size: int, tokenizer: Tokenizer,
-        pin_memory: bool, window: int, depth: int = 4, both_strands: bool = False,
+        pin_memory: bool, window: int, depth: int = 4, both_strands: bool = False, context: int = 0,
     ) -> None:
         self.reader = reader
+        self.context = context  # bases of sequence fetched on each side of a window
         self.window = window
         self.windows = windows
         self.batch_size = batch_size
@@ -183,19 +183,31 @@ class BatchProducer:
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
 
+    def _fetch(self, window: Window) -> np.ndarray:
+        """A window's bases, with `context` bases of the record on each side (N beyond its ends)
+        for a model that predicts only the middle of its input (SegmentBorzoi)."""
+        if not self.context:
+            return self.reader.fetch(window.record, window.start, window.end)
+        length = self.reader.length(window.record)
+        lo, hi = max(0, window.start - self.context), min(length, window.end + self.context)
+        seq = np.full(window.length + 2 * self.context, ord("N"), dtype=np.uint8)
+        offset = lo - (window.start - self.context)
+        seq[offset : offset + hi - lo] = self.reader.fetch(window.record, lo, hi)
+        return seq
+
     def _batch(self, windows: list[Window], order: list[int], size: int | None) -> Batch:
-        seqs = [self.reader.fetch(w.record, w.start, w.end) for w in windows]
+        seqs = [self._fetch(w) for w in windows]
         if self.both_strands:
             seqs += [reverse_complement(seq) for seq in seqs]
         lengths = None
         if size is None:
             ids = self.tokenizer.encode_batch(np.stack(seqs))
         else:
-            padded = np.full((len(seqs), size), PAD_BASE, dtype=np.uint8)
+            padded = np.full((len(seqs), size + 2 * self.context), self.tokenizer.pad_base, dtype=np.uint8)
             for row, seq in enumerate(seqs):
                 padded[row, : len(seq)] = seq
             ids = self.tokenizer.encode_batch(padded)
-            real = np.array([1 + len(seq) // 6 for seq in seqs])
+            real = np.array([self.tokenizer.token_count(len(seq)) for seq in seqs])
             ids[np.arange(ids.shape[1])[None, :] >= real[:, None]] = self.tokenizer.pad_id
             lengths = torch.from_numpy(real)
         token_ids = torch.from_numpy(ids)

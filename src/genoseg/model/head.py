@@ -1,4 +1,4 @@
-"""SegmentNT's 1D U-Net head: token embeddings back to 6 outputs per token.
+"""The SegmentNT family's 1D U-Net head: trunk embeddings back to per-nucleotide outputs.
 
 Channel widths double at each of `num_layers_head` down blocks (1024 → 1024 → 2048 for
 segment_nt) and the up blocks mirror them; every up block ends with a nearest ×2 upsample and
@@ -11,15 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genoseg.model.config import SegmentNTConfig
 
-
-def _channel_plan(hidden: int, num_blocks: int) -> list[tuple[int, int]]:
-    """(in, out) channels of each down block: the first keeps the width, later ones double it."""
+def _channel_plan(in_channels: int, width: int, num_blocks: int) -> list[tuple[int, int]]:
+    """(in, out) channels of each down block: the first maps the input to `width`, later ones double it."""
     plan = []
-    channels = hidden
+    channels = in_channels
     for block in range(num_blocks):
-        out = hidden * 2**block
+        out = width * 2**block
         plan.append((channels, out))
         channels = out
     return plan
@@ -74,11 +72,15 @@ class FinalBlock(nn.Module):
 
 
 class UNetHead(nn.Module):
-    """(B, L, hidden) token embeddings without <cls> → (B, L, hidden); L divisible by 2^blocks."""
+    """(B, L, in_channels) token embeddings without <cls> → (B, L, width); L divisible by 2^num_blocks.
 
-    def __init__(self, config: SegmentNTConfig) -> None:
+    SegmentNT's head has in_channels = width = the backbone's hidden size; SegmentBorzoi's reads
+    the trunk's 1920 channels into a 1536-wide U-Net.
+    """
+
+    def __init__(self, in_channels: int, width: int, num_blocks: int) -> None:
         super().__init__()
-        plan = _channel_plan(config.hidden_size, config.num_layers_head)
+        plan = _channel_plan(in_channels, width, num_blocks)
         self._downsample_blocks = nn.ModuleList(DownBlock(i, o) for i, o in plan)
         # Each up block maps the current width to its mirrored down block's output width, so
         # that the skip addition matches (segment_nt: 2048→2048, then 2048→1024).
@@ -86,7 +88,7 @@ class UNetHead(nn.Module):
         self._upsample_blocks = nn.ModuleList(
             UpBlock(bottom if k == 0 else plan[len(plan) - k][1], out) for k, (_, out) in enumerate(reversed(plan))
         )
-        self.final_block = FinalBlock(config.hidden_size)
+        self.final_block = FinalBlock(width)
 
     def forward(self, embeddings: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """`valid`: (B, L) bool, False at padding; real lengths must be divisible by 2^blocks too."""

@@ -26,6 +26,8 @@ OUTPUTS_PER_TOKEN = 6
 HUB_ALIASES = {
     "segment_nt": "InstaDeepAI/segment_nt",
     "segment_nt_multi_species": "InstaDeepAI/segment_nt_multi_species",
+    "segment_enformer": "InstaDeepAI/segment_enformer",
+    "segment_borzoi": "InstaDeepAI/segment_borzoi",
 }
 # Present in the published checkpoints but not part of the computation.
 UNUSED_KEY_PATTERNS = [
@@ -33,7 +35,8 @@ UNUSED_KEY_PATTERNS = [
     r"^esm\.contact_head\.",
     r"rotary_embeddings\.inv_freq$",
 ]
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+                "jax_model/params.joblib")
 
 
 class ModelLoadError(DataError, RuntimeError):
@@ -50,7 +53,7 @@ class SegmentNT(PreTrainedModel):
         config.validate()
         super().__init__(config)
         self.esm = NucleotideTransformer(config)
-        self.unet = UNetHead(config)
+        self.unet = UNetHead(config.hidden_size, config.hidden_size, config.num_layers_head)
         self.fc = nn.Linear(config.hidden_size, OUTPUTS_PER_TOKEN * config.num_features * 2)
         self.post_init()
 
@@ -111,7 +114,7 @@ def resolve_model_dir(name_or_path: str | os.PathLike[str]) -> Path:
     if path.exists():
         if not path.is_dir():
             raise ModelLoadError(f"{path}: a model must be a directory with config.json and model weights")
-        if not (path / "config.json").is_file():
+        if not (path / "config.json").is_file() and not (path / "jax_model" / "params.joblib").is_file():
             raise ModelLoadError(f"{path}: no config.json in model directory")
         if not any((path / f).is_file() for f in WEIGHT_FILES):
             raise ModelLoadError(f"{path}: no model.safetensors or pytorch_model.bin in model directory")
@@ -122,7 +125,8 @@ def resolve_model_dir(name_or_path: str | os.PathLike[str]) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    patterns = ["config.json", "vocab.txt", "*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin*"]
+    patterns = ["config.json", "vocab.txt", "*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin*",
+                "jax_model/*.joblib"]
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
@@ -201,6 +205,10 @@ def load_model(
 ) -> SegmentNT:
     """Load a SegmentNT checkpoint strictly: every parameter present, nothing unexpected."""
     model_dir = resolve_model_dir(name_or_path)
+    if (model_dir / "jax_model" / "params.joblib").is_file():
+        from genoseg.model.jax_weights import load_jax_model
+
+        return load_jax_model(model_dir, str(name_or_path), device, dtype)
     # Our own error below names every problem; transformers' progress bars and load table
     # would only add noise on a user's terminal.
     transformers_logging.set_verbosity_error()

@@ -83,6 +83,13 @@ class Tokenizer:
             table[code] = ids[kmer]
         return cls(table, ids["<cls>"], ids.get("<pad>", PAD_ID))
 
+    pad_base = ord("A")  # filler under padding: masked in attention and the head, so any base would do
+
+    @staticmethod
+    def token_count(bases: int) -> int:
+        """Tokens of a window of `bases` (a multiple of 6), <cls> included."""
+        return 1 + bases // 6
+
     def encode_batch(self, windows: np.ndarray) -> np.ndarray:
         """(B, L) uint8 ASCII array → (B, 1 + L/6) int64 token ids with <cls> first."""
         if windows.ndim != 2:
@@ -107,3 +114,24 @@ class Tokenizer:
         """One window → (1 + L/6,) token ids."""
         raw = sequence.encode("ascii") if isinstance(sequence, str) else sequence
         return self.encode_batch(np.frombuffer(raw, dtype=np.uint8)[None, :])[0]
+
+
+class BaseTokenizer:
+    """One token per base for the one-hot trunks (Enformer, Borzoi): A 0, C 1, G 2, T 3, and
+    anything else 4, which the trunks read as N (an all-zero one-hot column). Padding is N too:
+    these trunks have no padding mask, and N is what they were trained to read as "no sequence"."""
+
+    pad_id = 4
+    pad_base = ord("N")
+    _CODES = np.full(256, 4, dtype=np.int64)
+    for _code, _base in enumerate(b"ACGT"):
+        _CODES[_base] = _code
+        _CODES[ord(chr(_base).lower())] = _code
+
+    @staticmethod
+    def token_count(bases: int) -> int:
+        return bases
+
+    def encode_batch(self, windows: np.ndarray) -> np.ndarray:
+        """(B, L) uint8 ASCII array → (B, L) int64 base codes."""
+        return self._CODES[windows]

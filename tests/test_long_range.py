@@ -23,7 +23,7 @@ from genoseg.model import jax_weights
 from genoseg.model.borzoi import BorzoiConfig, SegmentBorzoi
 from genoseg.model.enformer import EnformerConfig, SegmentEnformer, one_hot
 from genoseg.model.jax_weights import UnsafeCheckpointError, load_joblib_arrays
-from tests.helpers import bigwig_values, write_fasta
+from tests.helpers import write_fasta
 
 DATA = Path(__file__).parent / "data" / "jax"
 TOLERANCE = 1e-4  # on probabilities, float32 (the bound; measured differences are ~1e-7)

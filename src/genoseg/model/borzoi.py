@@ -24,10 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genoseg.model.config import ConfigError
-from genoseg.model.enformer import (HEAD_BLOCKS, ConvBlock, LongRangeConfig, SegmentHead, TransformerLayer,
-                                    exponential_channels, one_hot, pad_with_n)
+from genoseg.model.enformer import (HEAD_BLOCKS, ConvBlock, LongRangeConfig, SegmentHead, SegmentLongRange,
+                                    TransformerLayer, exponential_channels, pad_with_n)
 from genoseg.model.limits import WINDOW_MULTIPLE
-from genoseg.model.tokenizer import BaseTokenizer
 
 SEPARABLE_OUT_CHANNELS = 1536  # fixed in the official code
 EPS = 1e-3
@@ -161,35 +160,22 @@ class BorzoiTrunk(nn.Module):
         return gelu_tanh(self.final(x)).transpose(1, 2)
 
 
-class SegmentBorzoi(nn.Module):
+class SegmentBorzoi(SegmentLongRange):
     """A window of W ≤ predicted_nt bases with context_nt bases on each side, (B, W + 2 context)
     base codes → (B, W, F) probabilities of the window's bases."""
 
-    tokenizer = BaseTokenizer()
-
     def __init__(self, config: BorzoiConfig) -> None:
-        super().__init__()
-        config.validate()
-        self.config = config
+        super().__init__(config)
         self.context_nt = config.context_nt
         self.trunk = BorzoiTrunk(config)
         self.head = SegmentHead(config.final_conv_block_embed_dim, config.embed_dim, config.nucleotides_per_position,
                                 config.num_features)
-
-    @property
-    def features(self) -> list[str]:
-        return list(self.config.features)
 
     def predicted_span(self, length: int) -> tuple[int, int]:
         """The bases [start, end) of an input of `length` that get predictions."""
         positions = length // self.config.nucleotides_per_position
         flank = (positions - self.config.target_length) // 2 * self.config.nucleotides_per_position
         return flank, flank + self.config.target_length * self.config.nucleotides_per_position
-
-    def logits(self, bases: torch.Tensor) -> torch.Tensor:
-        if bases.shape[1] % self.config.window_multiple:
-            raise ValueError(f"input length {bases.shape[1]} is not a multiple of {self.config.window_multiple}")
-        return self.head(self.trunk(one_hot(bases).to(self.head.fc.weight.dtype)))
 
     def forward(self, bases: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """A window shorter than predicted_nt is followed by its right context and then N, up to

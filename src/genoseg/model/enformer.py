@@ -266,29 +266,39 @@ def pad_with_n(bases: torch.Tensor, length: int) -> torch.Tensor:
     return F.pad(bases, (0, length - bases.shape[1]), value=BaseTokenizer.pad_id)
 
 
-class SegmentEnformer(nn.Module):
-    """Base codes (B, L) → (B, L, F) probabilities; windows are padded with N to a multiple of
-    config.window_multiple inside (the trunk reads N as no sequence; it has no padding mask)."""
+class SegmentLongRange(nn.Module):
+    """What SegmentEnformer and SegmentBorzoi share: a trunk on one-hot bases, the head, classes."""
 
-    context_nt = 0
+    context_nt = 0  # bases read on each side of a window that get no prediction
     tokenizer = BaseTokenizer()
+    trunk: nn.Module
+    head: SegmentHead
 
-    def __init__(self, config: EnformerConfig) -> None:
+    def __init__(self, config: LongRangeConfig) -> None:
         super().__init__()
         config.validate()
         self.config = config
-        self.trunk = EnformerTrunk(config)
-        self.head = SegmentHead(config.embed_dim, config.embed_dim, config.nucleotides_per_position,
-                                config.num_features)
 
     @property
     def features(self) -> list[str]:
         return list(self.config.features)
 
     def logits(self, bases: torch.Tensor) -> torch.Tensor:
+        """(B, L) base codes, L a multiple of config.window_multiple → (B, predicted, F, 2) logits."""
         if bases.shape[1] % self.config.window_multiple:
             raise ValueError(f"input length {bases.shape[1]} is not a multiple of {self.config.window_multiple}")
         return self.head(self.trunk(one_hot(bases).to(self.head.fc.weight.dtype)))
+
+
+class SegmentEnformer(SegmentLongRange):
+    """Base codes (B, L) → (B, L, F) probabilities; windows are padded with N to a multiple of
+    config.window_multiple inside (the trunk reads N as no sequence; it has no padding mask)."""
+
+    def __init__(self, config: EnformerConfig) -> None:
+        super().__init__(config)
+        self.trunk = EnformerTrunk(config)
+        self.head = SegmentHead(config.embed_dim, config.embed_dim, config.nucleotides_per_position,
+                                config.num_features)
 
     def forward(self, bases: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """`lengths` is accepted for the pipeline's sake and not needed: padding is N."""

@@ -3,6 +3,8 @@
     python benchmarks/forward.py --config tiny --window 3072 --batch-size 8            # CPU
     python benchmarks/forward.py --config segment_nt --window 30000 --batch-size 4 \\
         --device cuda --peak-tflops 989                                            # H100 bf16 dense
+    python benchmarks/forward.py --config segment_enformer --window 196608 --batch-size 1 --iters 1
+    python benchmarks/forward.py --config segment_borzoi --window 196608 --batch-size 1 --iters 1
 
 Random weights (speed does not depend on them). The baseline is what a straightforward port
 computes: eager fp32 with the attention matrix materialised (softmax(QKᵀ/√d)·V). genoseg's path
@@ -16,18 +18,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import resource
 import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from genoseg.model import SegmentNT, SegmentNTConfig, backbone, load_model
+from genoseg.model.borzoi import BorzoiConfig, SegmentBorzoi
+from genoseg.model.enformer import EnformerConfig, SegmentEnformer, SegmentLongRange
 from genoseg.train import MODEL_SIZES
 
 
 def build(config_name: str) -> SegmentNT:
     if config_name == "segment_nt":
         return SegmentNT(SegmentNTConfig())
+    if config_name == "segment_enformer":
+        return SegmentEnformer(EnformerConfig())
+    if config_name == "segment_borzoi":
+        return SegmentBorzoi(BorzoiConfig())
     if config_name in MODEL_SIZES:
         return SegmentNT(SegmentNTConfig(**MODEL_SIZES[config_name], features=["exon", "intron", "splice_donor",
                                                                               "splice_acceptor", "5UTR", "3UTR",
@@ -51,6 +60,13 @@ def naive_attention():
 
 
 def flops_per_window(model: SegmentNT, tokens: int) -> float:
+    if isinstance(model, SegmentLongRange):  # one-hot input: count the trunk and head on zeros
+        with torch.device("meta"):
+            meta = type(model)(model.config)
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            meta.head(meta.trunk(torch.zeros(1, 4, tokens, device="meta")))
+        return float(counter.get_total_flops())
     with torch.device("meta"):
         meta = SegmentNT(model.config)
     ids = torch.zeros(1, tokens, dtype=torch.long, device="meta")
@@ -74,7 +90,8 @@ def timed(fn, ids, iters: int, device: torch.device) -> tuple[float, torch.Tenso
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="tiny", help="tiny, small, base, segment_nt or a model directory")
+    parser.add_argument("--config", default="tiny",
+                        help="tiny, small, base, segment_nt, segment_enformer, segment_borzoi or a model directory")
     parser.add_argument("--window", type=int, default=3072)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
@@ -87,8 +104,13 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     model = build(args.config).eval().to(device)
-    tokens = 1 + args.window // 6
-    ids = torch.randint(4, 4 + 4096, (args.batch_size, tokens), device=device)
+    if isinstance(model, SegmentLongRange):  # one code per base; Borzoi reads its context too
+        tokens = args.window + 2 * model.context_nt if model.context_nt else -(-args.window // model.config.window_multiple) * model.config.window_multiple
+        ids = torch.randint(0, 4, (args.batch_size, tokens), device=device)
+        args.skip_baseline = True  # no fused attention to compare against: the forward is the same
+    else:
+        tokens = 1 + args.window // 6
+        ids = torch.randint(4, 4 + 4096, (args.batch_size, tokens), device=device)
     flops = flops_per_window(model, tokens) * args.batch_size
     params = sum(p.numel() for p in model.parameters())
     print(f"config {args.config}: {params / 1e6:.1f} M parameters; window {args.window} nt; batch {args.batch_size}; "
@@ -104,6 +126,8 @@ def main() -> None:
         if device.type == "cuda":
             line += f"  peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB"
             torch.cuda.reset_peak_memory_stats(device)
+        else:
+            line += f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB"
         print(line)
 
     results = {}

@@ -201,3 +201,72 @@ def test_published_sizes_on_the_meta_device(capsys):
     assert round(count(enformer.head) / 1e6, 1) == 154.2
     assert round(count(borzoi.trunk) / 1e6, 1) == 171.3 and round(count(borzoi.head) / 1e6, 1) == 151.8
     assert math.isclose(enformer_heads / 1e6, 21.4, abs_tol=0.05) and math.isclose(borzoi_head / 1e6, 14.6, abs_tol=0.05)
+
+
+def annotate_with(model_dir: Path, fasta: Path, out: Path, *extra: str):
+    result = CliRunner().invoke(main, ["annotate", str(fasta), "-m", str(model_dir), "-o", str(out), "-q",
+                                       "--bigwig-precision", "0", *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    long = "".join(rng.choice(list("ACGT"), 3000))
+    long = long[:1400] + "N" * 150 + long[1550:]
+    return write_fasta(tmp_path_factory.mktemp("g") / "genome.fa", {"chr1": long, "short": "".join(rng.choice(list("ACGT"), 300))})
+
+
+def direct(model, bases: str) -> np.ndarray:
+    """The model's probabilities for one input (for Borzoi, of the window inside its context)."""
+    codes = torch.tensor([[{"A": 0, "C": 1, "G": 2, "T": 3}.get(b, 4) for b in bases]])
+    with torch.no_grad():
+        return model(codes).numpy()[0]
+
+
+@pytest.mark.parametrize("trunk", ["enformer", "borzoi"])
+def test_annotate_runs_the_long_range_models(trunk, genome, tmp_path):
+    """A genome annotated end to end; the first window's bases that no other window covers hold
+    exactly the model's output for that window (Borzoi: read with its context, N beyond the
+    record's start), and N runs get no values."""
+    from tests.helpers import bigwig_values
+
+    config, arrays, _, _ = reference(trunk)
+    model_dir = write_published_layout(tmp_path / "m", arrays, config)
+    model = load_model(model_dir)
+    out = annotate_with(model_dir, genome, tmp_path / "out")
+    sequence = "".join(open(genome).read().split(">chr1\n")[1].split(">")[0].split())
+    exon = bigwig_values(out / "genome.genoseg.exon.bw", "chr1", 3000)
+    assert np.isnan(exon[1400:1550]).all() and not np.isnan(exon[:1400]).any()
+    window, overlap = config.genoseg_window_nt, config.default_overlap_nt
+    alone = window - overlap  # the first window's bases that the second does not cover
+    context = model.context_nt
+    expected = direct(model, "N" * context + sequence[: window + context])[:, config.features.index("exon")]
+    np.testing.assert_allclose(exon[:alone], expected[:alone], atol=1e-5)
+    short = bigwig_values(out / "genome.genoseg.exon.bw", "short", 300)
+    assert not np.isnan(short).any() and 0 < short.min() and short.max() < 1
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["model_features"] == config.features and summary["window"] == window
+
+
+@pytest.mark.parametrize("trunk", ["enformer", "borzoi"])
+def test_the_alias_finds_the_published_layout_in_the_hub_cache(trunk, tmp_path, monkeypatch):
+    """`-m segment_enformer` / `segment_borzoi`: the Hugging Face cache, offline; when absent, the
+    download hint."""
+    from genoseg.model.segment_nt import ModelLoadError
+
+    import huggingface_hub.constants as hub
+
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(cache))
+    with pytest.raises(ModelLoadError, match=f"huggingface-cli download InstaDeepAI/segment_{trunk}"):
+        load_model(f"segment_{trunk}")
+    repo = cache / f"models--InstaDeepAI--segment_{trunk}"
+    config, arrays, bases, expected = reference(trunk)
+    write_published_layout(repo / "snapshots" / ("b" * 40), arrays, config)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("b" * 40)
+    model = load_model(f"segment_{trunk}")
+    np.testing.assert_allclose(probabilities(model, bases), expected, atol=TOLERANCE)

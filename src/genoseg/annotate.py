@@ -35,8 +35,8 @@ from genoseg.model import SegmentNT, load_model
 from genoseg.outputs import OutputDirectory, RunFiles, check_targets, commit_set, output_stem, track_classes
 from genoseg.planning import Plan, plan_run, plan_run_windows, span_length
 from genoseg.resume import ResumeState, UnitRun, run_fingerprint
-from genoseg.settings import (AnnotateOptions, RunSettings, check_options, load_gene_parameters, planned_outputs,
-                              resolve_model, resolve_settings, run_inputs)
+from genoseg.settings import (AnnotateOptions, RunSettings, check_options, default_batch_size, load_gene_parameters,
+                              planned_outputs, resolve_model, resolve_settings, run_inputs)
 from genoseg.sinks import Outputs, SingleRun, Sink, StitchAndWrite
 from genoseg.summary import RunSummary
 
@@ -70,6 +70,8 @@ def annotate(
         torch.set_num_threads(options.threads or default_threads())
     if model is None:
         model = load_model(model_name, device=device)
+    if options.batch_size is None:
+        options = replace(options, batch_size=default_batch_size(model, device))
     settings = resolve_settings(options, model_name, model.features, model.config.genoseg_window_nt,
                                 model.config.default_overlap_nt)
     with FastaReader(options.fasta) as reader:

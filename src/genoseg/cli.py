@@ -92,7 +92,8 @@ def main(debug: bool) -> None:
 @click.option("--contigs", default="", help="Comma-separated record names to annotate.")
 @click.option("--window", type=int, default=None, help="Window length in nt (multiple of 24). [default: model's]")
 @click.option("--overlap", type=int, default=None, help="Overlap between windows in nt. [default: a quarter window]")
-@click.option("--batch-size", default=8, show_default=True, help="Windows per forward pass.")
+@click.option("--batch-size", type=int, default=None,
+              help="Windows per forward pass. [default: 8; SegmentEnformer/SegmentBorzoi: 1 on CPU, more on a GPU]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads. [default: CPUs granted to this process]")
 @click.option("--threshold", "thresholds", multiple=True,

@@ -36,7 +36,7 @@ class AnnotateOptions:
     contigs: list[str] = field(default_factory=list)
     window: int | None = None
     overlap: int | None = None
-    batch_size: int = 8
+    batch_size: int | None = None  # None: default_batch_size(model, device)
     device: str = "auto"
     threads: int | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -89,6 +89,19 @@ def check_options(options: AnnotateOptions) -> None:
         if options.output == "-" or not options.bigwig or not options.gene_models:
             raise UsageError("--adapt re-decodes the run's bigWig tracks into gene models: it needs -o DIR, "
                              "bigWigs and gene models (drop -o -, --no-bigwig or --no-gene-models)")
+
+
+DEFAULT_BATCH_SIZE = 8
+
+
+def default_batch_size(model, device) -> int:
+    """--batch-size when none is given: 8 windows for SegmentNT models; for SegmentEnformer and
+    SegmentBorzoi, one window on CPU (peak memory about 4.7 GB, docs/performance.md) and
+    their config's `genoseg_cuda_batch_size` on a GPU."""
+    on_gpu = getattr(model.config, "genoseg_cuda_batch_size", None)
+    if on_gpu is None:
+        return DEFAULT_BATCH_SIZE
+    return on_gpu if device.type == "cuda" else 1
 
 
 def resolve_model(name: str | None) -> str:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from genoseg.genes.locus import FEATURES, LocusModel, fit_logistic
 from genoseg.genes.parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters, check_fields
 from genoseg.genes.sites import Pwm
 
@@ -42,6 +43,10 @@ def test_a_saved_site_model_and_chain_score_as_before(tmp_path):
     ({"hexamer": [0.0] * 10}, "hexamer"),
     ({"intron_markov": [math.inf] * 4096}, "intron_markov"),
     ({"frobnicate": 1}, "frobnicate"),
+    ({"locus_model": {"features": ["score"], "mean": [0], "scale": [1], "weights": [1], "bias": 0, "threshold": 0.5}},
+     "locus_model"),
+    ({"locus_model": {"features": list(FEATURES), "mean": [0] * len(FEATURES), "scale": [1] * len(FEATURES),
+                      "weights": [math.nan] * len(FEATURES), "bias": 0, "threshold": 0.5}}, "locus_model"),
 ])
 def test_check_fields_names_the_first_bad_field(changes, needle):
     data = json.loads(BUNDLED_FILE.read_text())
@@ -67,3 +72,23 @@ def test_coding_per_base_reads_each_frame_class():
     rows = params.coding_per_base(codes)
     assert [row[7] for row in rows] == [20.0, 10.0, 30.0]
     assert all(np.count_nonzero(row) == 1 for row in rows) and len(rows[0]) == len(codes)
+
+
+def test_the_bundled_locus_score_round_trips_and_scores_as_before(tmp_path):
+    params = GeneParameters.load(BUNDLED_FILE)
+    assert params.locus_model is not None and 0 < params.locus_model.threshold < 1
+    params.save(tmp_path / "gene_model.json")
+    again = GeneParameters.load(tmp_path / "gene_model.json").locus_model
+    features = np.linspace(0.1, 1.0, len(FEATURES))
+    assert again.probability(features) == params.locus_model.probability(features)
+
+
+def test_fit_logistic_separates_what_can_be_separated():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 2 * x[:, 2] > 0).astype(float)
+    mean, scale, weights, bias = fit_logistic(x, y, l2=0.1)
+    model = LocusModel(mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.5, features=("a", "b", "c"))
+    predicted = np.array([model.probability(row) for row in x]) >= 0.5
+    assert (predicted == (y == 1)).mean() > 0.97
+    assert weights[0] > 0 > weights[2] and abs(weights[1]) < abs(weights[0]) / 3

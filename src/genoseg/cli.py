@@ -130,6 +130,9 @@ def main(debug: bool) -> None:
               help="Comma-separated classes to write bigWigs for, e.g. exon,intron,protein_coding_gene. [default: all]")
 @click.option("--bigwig-precision", type=float, default=0.01, show_default=True,
               help="Store bigWig probabilities rounded to this step (0: float32 exactly); 0.01 makes tracks 4-6x smaller.")
+@click.option("--locus-score/--no-locus-score", default=True, show_default=True,
+              help="Drop decoded genes that the gene parameters' locus score takes for transposon ORFs or "
+                   "pseudogenes (the bundled model has one; docs/models.md).")
 @click.option("--softmasking/--no-softmasking", default=False, show_default=True,
               help="Lower-case (soft-masked repeat) bases cost the gene decoder when it calls them coding, "
                    "so transposon ORFs do not become genes.")
@@ -143,7 +146,7 @@ def main(debug: bool) -> None:
 def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size, device, threads, thresholds,
              min_length, min_segment_length, stdout_format, strands, gene_models, proteins, cds, id_prefix, gene_parameters,
              min_intron, min_exon, shard, min_contig_length, resume, resume_unit, force, adapt, no_bigwig,
-             bigwig_classes, bigwig_precision, softmasking, no_track_line, quiet) -> None:
+             bigwig_classes, bigwig_precision, softmasking, locus_score, no_track_line, quiet) -> None:
     """Annotate every base of FASTA with the probability of each genomic element class.
 
     Writes STEM.genoseg.intervals.gff3 and STEM.genoseg.intervals.bed (per-class intervals),
@@ -171,6 +174,7 @@ def annotate(fasta, output, model, regions, contigs, window, overlap, batch_size
         gene_models=gene_models, proteins=proteins, gene_parameters=gene_parameters, min_intron=min_intron,
         min_exon=min_exon, min_contig_length=min_contig_length, resume=resume, resume_unit=resume_unit, force=force,
         adapt=adapt, id_prefix=id_prefix, cds=cds, bigwig_precision=bigwig_precision, softmasking=softmasking,
+        locus_score=locus_score,
         bigwig_classes=[c for c in bigwig_classes.split(",") if c] or None,
     )
     if shard is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genoseg.genes.locus import LocusModel
 from genoseg.genes.sequence import hexamer_index, hexamers_ending_at
 from genoseg.genes.sites import SITE_CLASSIFIER_FILE, Pwm, SiteClassifier
 
@@ -91,6 +92,9 @@ def check_fields(data: object) -> None:
         elif name == "notes":
             if not isinstance(value, dict):
                 raise ValueError("field notes must be an object")
+        elif name == "locus_model":
+            if value is not None:
+                LocusModel.from_dict(value)
         elif not (name == "utr_intron_penalty" and value is None):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"field {name} must be a finite number, not {value!r}")
@@ -154,6 +158,9 @@ class GeneParameters:
     # With --softmasking: the cost of each soft-masked (lower-case: repeat) base in a coding exon.
     # Measured on the tuning slice; see docs/models.md "Soft-masked repeats".
     masked_coding_cost: float = 0.05
+    # The learned locus score (genes/locus.py): coding genes it scores below its threshold are
+    # dropped as transposon ORFs or pseudogenes. None: every decoded gene is kept.
+    locus_model: LocusModel | None = field(default=None, compare=False)
     notes: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -162,6 +169,7 @@ class GeneParameters:
         for name in ("donor", "acceptor", "start"):
             if data[name] is not None:
                 data[name] = asdict(data[name])
+        data["locus_model"] = self.locus_model.as_dict() if self.locus_model is not None else None
         data["site_classifier"] = None
         if self.site_classifier is not None:
             data["site_classifier"] = {"file": SITE_CLASSIFIER_FILE, "sha256": self.site_classifier.digest()}
@@ -192,6 +200,8 @@ class GeneParameters:
         for name in ("donor", "acceptor", "start"):
             if data.get(name) is not None:
                 data[name] = Pwm(**data[name])
+        if data.get("locus_model") is not None:
+            data["locus_model"] = LocusModel.from_dict(data["locus_model"])
         if data.get("site_classifier") is not None:
             stored = path.parent / data["site_classifier"]["file"]
             if not stored.is_file():

@@ -108,6 +108,8 @@ class GeneDecoder:
             masked = None if self.masked is None else self.masked(self.record, start + s, start + e)
             models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params, masked)
             models += self._lncrnas(start + s, values[s:e], models)
+        if self.params.locus_model is not None:
+            models = [m for m in models if self.params.locus_model.keeps(m)]
         models.sort(key=lambda m: (m.start, m.end))
         for m in models:
             self.counts[m.biotype] += 1

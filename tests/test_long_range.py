@@ -248,6 +248,10 @@ def test_annotate_runs_the_long_range_models(trunk, genome, tmp_path):
     assert not np.isnan(short).any() and 0 < short.min() and short.max() < 1
     summary = json.loads((out / "run.json").read_text())
     assert summary["model_features"] == config.features and summary["window"] == window
+    if trunk == "borzoi":  # a window beyond the predicted span is refused before anything runs
+        result = CliRunner().invoke(main, ["annotate", str(genome), "-m", str(model_dir), "-o", str(tmp_path / "w"),
+                                           "--window", str(window + 24)])
+        assert result.exit_code == 2 and "predicts at most 384 bases" in result.output
 
 
 @pytest.mark.parametrize("trunk", ["enformer", "borzoi"])

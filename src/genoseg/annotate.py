@@ -73,7 +73,7 @@ def annotate(
     if options.batch_size is None:
         options = replace(options, batch_size=default_batch_size(model, device))
     settings = resolve_settings(options, model_name, model.features, model.config.genoseg_window_nt,
-                                model.config.default_overlap_nt)
+                                model.config.default_overlap_nt, getattr(model, "max_window_nt", None))
     with FastaReader(options.fasta) as reader:
         plan = plan_run(reader, options.regions, options.contigs, settings.window, options.batch_size,
                         options.min_segment_length, options.min_contig_length, options.shard)

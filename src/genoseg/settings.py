@@ -211,13 +211,17 @@ class RunSettings:
 
 
 def resolve_settings(options: AnnotateOptions, model_name: str, features: list[str], default_window: int,
-                     default_overlap: int) -> RunSettings:
+                     default_overlap: int, max_window: int | None = None) -> RunSettings:
     """Window, overlap and per-class thresholds: the options' where given, else the model's.
 
     Raises:
-        UsageError: a window/overlap pair that cannot tile, or an unknown --strands value.
+        UsageError: a window/overlap pair that cannot tile, a window longer than the model
+            predicts at once (`max_window`: SegmentBorzoi's predicted span), or an unknown
+            --strands value.
     """
     window = options.window if options.window is not None else default_window
+    if max_window is not None and window > max_window:
+        raise UsageError(f"--window {window}: this model predicts at most {max_window:,} bases per window")
     overlap = options.overlap if options.overlap is not None else (
         default_overlap if options.window is None else window // 4
     )

@@ -167,6 +167,7 @@ class SegmentBorzoi(SegmentLongRange):
     def __init__(self, config: BorzoiConfig) -> None:
         super().__init__(config)
         self.context_nt = config.context_nt
+        self.max_window_nt = config.predicted_nt  # --window may not exceed what one input predicts
         self.trunk = BorzoiTrunk(config)
         self.head = SegmentHead(config.final_conv_block_embed_dim, config.embed_dim, config.nucleotides_per_position,
                                 config.num_features)

@@ -83,9 +83,13 @@ def pack_rows(genes: list[tuple[Transcript, str]], start: int, end: int, bases_p
     return placed
 
 
+def _bases_per_char(start: int, end: int) -> float:
+    """How many bases a label character spans: the plot area is about 85 % of the figure's width."""
+    return (end - start) / (WIDTH_INCHES * 72 * 0.85) * LABEL_FONT * CHAR_WIDTH
+
+
 def _draw_models(ax, genes: list[tuple[Transcript, str]], start: int, end: int, title: str) -> None:
-    bases_per_char = (end - start) / (WIDTH_INCHES * 72 * 0.85) * LABEL_FONT * CHAR_WIDTH
-    placed = pack_rows(genes, start, end, bases_per_char)
+    placed = pack_rows(genes, start, end, _bases_per_char(start, end))
     for item in placed:
         t, y = item.transcript, -item.row
         colour = style_of("protein_coding_gene" if t.biotype == CODING else "lncRNA").rgb
@@ -109,8 +113,22 @@ def _draw_models(ax, genes: list[tuple[Transcript, str]], start: int, end: int, 
 
 
 def _rows_needed(genes: list[tuple[Transcript, str]], start: int, end: int) -> int:
-    bases_per_char = (end - start) / (WIDTH_INCHES * 72 * 0.85) * LABEL_FONT * CHAR_WIDTH
-    return max((p.row for p in pack_rows(genes, start, end, bases_per_char)), default=0) + 1
+    return max((p.row for p in pack_rows(genes, start, end, _bases_per_char(start, end))), default=0) + 1
+
+
+def _draw_tracks(axes, features: list[str], paths: dict[str, Path], record: str, start: int, end: int) -> None:
+    """One panel per class: its probability over [start, end) in its colour, on a fixed 0-1 scale."""
+    positions = np.arange(start, end)
+    for ax, feature in zip(axes, features):
+        bw = pyBigWig.open(str(paths[feature]))
+        values = np.array(bw.values(record, start, end), dtype=np.float64)
+        bw.close()
+        rgb = tuple(int(c) / 255 for c in style_of(feature).rgb.split(","))
+        ax.fill_between(positions, np.nan_to_num(values, nan=0.0), color=rgb, lw=0, step="mid")
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0, 1])
+        ax.set_ylabel(feature, rotation=0, ha="right", va="center", fontsize=FONT)
+        ax.tick_params(labelsize=FONT - 2)
 
 
 def _box(s: int, e: int, y: float, half: float, rgb, alpha: float):
@@ -152,17 +170,7 @@ def plot_region(run_dir: str, region_text: str, output: str, annotation_path: st
     fig, axes = plt.subplots(len(heights), 1, figsize=(WIDTH_INCHES, sum(heights) + 1.2), sharex=True,
                              gridspec_kw={"height_ratios": heights, "hspace": 0.12})
     axes = np.atleast_1d(axes)
-    positions = np.arange(start, end)
-    for ax, feature in zip(axes, features):
-        bw = pyBigWig.open(str(paths[feature]))
-        values = np.array(bw.values(region.record, start, end), dtype=np.float64)
-        bw.close()
-        rgb = tuple(int(c) / 255 for c in style_of(feature).rgb.split(","))
-        ax.fill_between(positions, np.nan_to_num(values, nan=0.0), color=rgb, lw=0, step="mid")
-        ax.set_ylim(0, 1)
-        ax.set_yticks([0, 1])
-        ax.set_ylabel(feature, rotation=0, ha="right", va="center", fontsize=FONT)
-        ax.tick_params(labelsize=FONT - 2)
+    _draw_tracks(axes, features, paths, region.record, start, end)
     for ax, (title, genes) in zip(axes[len(features):], panels):
         _draw_models(ax, genes, start, end, title)
     for ax in axes:

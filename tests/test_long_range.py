@@ -140,6 +140,16 @@ def test_a_checkpoint_in_the_published_layout_loads_and_predicts(trunk, tmp_path
         np.testing.assert_allclose(model(bases).numpy(), expected, atol=TOLERANCE)
 
 
+def test_a_config_of_the_wrong_types_is_one_clear_error(tmp_path):
+    config, arrays, _, _ = reference("enformer")
+    directory = write_published_layout(tmp_path / "m", arrays, config)
+    data = json.loads((directory / "config.json").read_text())
+    data["embed_dim"] = "wide"
+    (directory / "config.json").write_text(json.dumps(data))
+    with pytest.raises(DataError, match="not a usable segment_enformer config"):
+        load_model(directory)
+
+
 def test_a_checkpoint_that_does_not_fit_its_config_is_refused(tmp_path):
     config, arrays, _, _ = reference("enformer")
     config.num_transformer_layers = 3
@@ -150,6 +160,25 @@ def test_a_checkpoint_that_does_not_fit_its_config_is_refused(tmp_path):
     config, _, _, _ = reference("enformer")
     with pytest.raises(DataError, match="shape"):
         load_model(write_published_layout(tmp_path / "n", arrays, config))
+
+
+@pytest.mark.parametrize("params,needle", [
+    (b"not a pickle at all", "not a readable joblib checkpoint"),
+    ([1, 2, 3], "not a haiku parameter tree"),
+    ({"Enformer/~_stem/conv1_d": {"w": np.array(["a", "b"])}}, "not a numeric array"),
+])
+def test_a_damaged_checkpoint_is_one_clear_error(params, needle, tmp_path):
+    directory = tmp_path / "m" / "jax_model"
+    directory.mkdir(parents=True)
+    if isinstance(params, bytes):
+        (directory / "params.joblib").write_bytes(params)
+    else:
+        joblib.dump(params, directory / "params.joblib")
+    joblib.dump({}, directory / "state.joblib")
+    fasta = write_fasta(tmp_path / "g.fa", {"c": "ACGT" * 200})
+    result = CliRunner().invoke(main, ["annotate", str(fasta), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and needle in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
 
 
 class _Payload:

@@ -95,9 +95,22 @@ def _load_stream(unpickler, path: Path, stream) -> dict:
     return unpickler(str(path), stream, ensure_native_byte_order=True).load()
 
 
-def flatten(tree: dict, kind: str) -> dict[str, np.ndarray]:
-    """{module: {name: array}} → {"kind:module/name": array}, as the reference .npz files store them."""
-    return {f"{kind}:{module}/{name}": np.asarray(value) for module, leaves in tree.items() for name, value in leaves.items()}
+def flatten(tree: dict, kind: str, path: Path | str = "checkpoint") -> dict[str, np.ndarray]:
+    """{module: {name: array}} → {"kind:module/name": array}, as the reference .npz files store them.
+
+    Raises:
+        DataError: the tree is not modules of named numeric arrays (haiku's layout).
+    """
+    if not isinstance(tree, dict) or not all(isinstance(leaves, dict) for leaves in tree.values()):
+        raise DataError(f"{path}: not a haiku parameter tree (modules of named arrays)")
+    out = {}
+    for module, leaves in tree.items():
+        for name, value in leaves.items():
+            array = np.asarray(value)
+            if array.dtype.kind not in "fiu":
+                raise DataError(f"{path}: {module}/{name} is not a numeric array")
+            out[f"{kind}:{module}/{name}"] = array
+    return out
 
 
 def to_torch(array: np.ndarray, layout: str) -> torch.Tensor:
@@ -269,24 +282,24 @@ def load_jax_model(model_dir: Path, name: str, device, dtype: torch.dtype):
 
     if not (model_dir / STATE_FILE).is_file():
         raise DataError(f"{model_dir}: {PARAMS_FILE} without {STATE_FILE} (the batch-norm statistics)")
-    arrays = flatten(load_joblib_arrays(model_dir / PARAMS_FILE), "param")
-    arrays |= flatten(load_joblib_arrays(model_dir / STATE_FILE), "state")
+    arrays = flatten(load_joblib_arrays(model_dir / PARAMS_FILE), "param", model_dir / PARAMS_FILE)
+    arrays |= flatten(load_joblib_arrays(model_dir / STATE_FILE), "state", model_dir / STATE_FILE)
     kinds = {path.split(":", 1)[1].split("/", 1)[0] for path in arrays} & {"Enformer", "Borzoi"}
     if len(kinds) != 1:
         raise DataError(f"{model_dir}: not a SegmentEnformer or SegmentBorzoi checkpoint (no Enformer/ or Borzoi/ "
                         "parameters)")
     kind = kinds.pop()
     config = _config_for(model_dir, kind)
+    model_class = SegmentEnformer if kind == "Enformer" else SegmentBorzoi
     try:
         config.validate()
-    except ConfigError as exc:
-        raise DataError(f"{model_dir / 'config.json'}: {exc}") from None
-    model_class = SegmentEnformer if kind == "Enformer" else SegmentBorzoi
+        with torch.device("meta"):  # shapes only: a config of absurd sizes costs nothing here
+            expected = {k: tuple(v.shape) for k, v in model_class(config).state_dict().items()
+                        if not k.endswith("num_batches_tracked")}
+    except (ConfigError, TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{model_dir / 'config.json'}: not a usable {config.model_type} config ({exc})") from None
     rules, unused = enformer_rules() if kind == "Enformer" else borzoi_rules()
     state = convert(arrays, rules, unused)
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in model_class(config).state_dict().items()
-                    if not k.endswith("num_batches_tracked")}
     missing = sorted(set(expected) - set(state))
     if missing:
         raise DataError(f"{model_dir}: checkpoint lacks {len(missing)} tensors of the {config.model_type} "

@@ -10,7 +10,6 @@ inside the region, those over no reference coding gene, and CDS exon and locus S
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from genoseg.adapt import _starting_parameters, decode_run
@@ -25,14 +24,14 @@ def main() -> None:
     run, reference, region = Path(sys.argv[1]), read_annotation(sys.argv[2]), parse_region(sys.argv[3])
 
     def within(seqid: str, start: int, end: int) -> bool:
-        return seqid == region.record and start >= region.start and end <= region.end
+        return seqid == region.record and start >= region.start and (region.end is None or end <= region.end)
 
     summary, files = finished_run(run)
     spans = sorted((t.start, t.end) for t in reference.on(region.record) if t.cds)
     with FastaReader(summary.input) as reader:
         params = _starting_parameters(summary)
-        for label, p in (("without locus score", replace(params, locus_model=None)), ("with locus score", params)):
-            models = [m for m in decode_run(files, summary.model_features, reader, p) if m.cds]
+        for label, use in (("without locus score", False), ("with locus score", True)):
+            models = [m for m in decode_run(files, summary.model_features, reader, params, locus_score=use) if m.cds]
             predicted = Annotation([Transcript(f"t{i}", m.record, m.strand, "protein_coding", f"g{i}", m.exons, m.cds)
                                     for i, m in enumerate(models)], {})
             result = cds_agreement(reference, predicted, within)

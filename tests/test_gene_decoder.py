@@ -638,20 +638,21 @@ def test_softmasking_option_reaches_the_decoder(tmp_path):
 
 
 def test_the_locus_score_drops_coding_genes_below_its_threshold():
-    """The stream keeps a decoded gene by the locus score: none with a threshold no gene reaches,
-    all with threshold 0; the features are those of the gene's own sequence."""
+    """With --locus-score the stream keeps a decoded gene by the locus score: none with a threshold
+    no gene reaches, all with threshold 0; the features are those of the gene's own sequence."""
     from genoseg.genes.locus import FEATURES, LocusModel, locus_features
 
     seq, probs, cds_all = _genome_with_genes(3)
 
-    def run(threshold: float) -> list:
+    def run(threshold: float, use: bool = True) -> list:
         locus = LocusModel([0.0] * len(FEATURES), [1.0] * len(FEATURES), [0.0] * len(FEATURES), 0.0, threshold)
         array = np.frombuffer(seq.encode(), np.uint8)
-        decoder = GeneDecoder(COLUMNS, GeneParameters(locus_model=locus), lambda r, s, e: array[s:e])
+        decoder = GeneDecoder(COLUMNS, GeneParameters(locus_model=locus), lambda r, s, e: array[s:e], locus_score=use)
         return decoder.feed(Track("chr1", 0, probs)) + decoder.end_segment()
 
     kept = run(0.0)
     assert len(kept) == 3 and run(0.6) == []  # every gene scores exactly 0.5 with zero weights
+    assert len(run(0.6, use=False)) == 3  # without --locus-score the parameters' score is not used
     features = locus_features(kept[0])
     assert features[0] == kept[0].score and features[2] == len(kept[0].cds)
     assert 10 ** features[1] == pytest.approx(sum(e - s for s, e in kept[0].cds))

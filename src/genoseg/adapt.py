@@ -38,12 +38,13 @@ CHUNK = 1 << 20  # bases read from each bigWig at a time
 
 
 def decode_run(files: RunFiles, features: list[str], reader: FastaReader, params: GeneParameters,
-               softmasking: bool = False) -> list[GeneModel]:
+               softmasking: bool = False, locus_score: bool = False) -> list[GeneModel]:
     """Gene models decoded from a run's bigWigs with `params`: what the run's own streaming
-    decoder produced when `params` and `softmasking` are the run's (the tracks hold the same
-    float32 values)."""
+    decoder produced when `params`, `softmasking` and `locus_score` are the run's (and the tracks
+    hold its float32 values)."""
     columns = Columns.of(features)
-    decoder = GeneDecoder(columns, params, reader.fetch, masked=reader.masked if softmasking else None)
+    decoder = GeneDecoder(columns, params, reader.fetch, masked=reader.masked if softmasking else None,
+                          locus_score=locus_score)
     handles = {c: _open_track(files.bigwig(features[c])) for c in decoder.keep}
     models: list[GeneModel] = []
     try:
@@ -138,9 +139,10 @@ def adapt_run(directory: str | Path, settings: AdaptSettings = AdaptSettings(), 
     start = _starting_parameters(summary)
     features = summary.model_features or []
     softmasking = bool((summary.options or {}).get("softmasking"))
+    locus_score = bool((summary.options or {}).get("locus_score"))
     with FastaReader(summary.input) as reader:
         def decode(params: GeneParameters) -> list[GeneModel]:
-            return decode_run(files, features, reader, params, softmasking)
+            return decode_run(files, features, reader, params, softmasking, locus_score)
 
         # Decoded again from the tracks, the first round can differ from the run's own gene models
         # where the tracks were stored rounded (--bigwig-precision), mostly at UTR ends.

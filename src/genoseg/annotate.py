@@ -91,7 +91,8 @@ def annotate(
 
         def new_sink(opts: AnnotateOptions, directory: OutputDirectory | None = None) -> Sink:
             masked = reader.masked if options.softmasking else None
-            decoder = (GeneDecoder(genes.columns, genes.params, reader.fetch, masked=masked)
+            decoder = (GeneDecoder(genes.columns, genes.params, reader.fetch, masked=masked,
+                                   locus_score=options.locus_score)
                        if genes.params is not None else None)
             return Sink(Outputs(opts, reader.records, settings.features, header, directory),
                         IntervalCaller(settings.features, settings.thresholds, options.min_length), decoder)

@@ -130,9 +130,10 @@ def main(debug: bool) -> None:
               help="Comma-separated classes to write bigWigs for, e.g. exon,intron,protein_coding_gene. [default: all]")
 @click.option("--bigwig-precision", type=float, default=0.01, show_default=True,
               help="Store bigWig probabilities rounded to this step (0: float32 exactly); 0.01 makes tracks 4-6x smaller.")
-@click.option("--locus-score/--no-locus-score", default=True, show_default=True,
+@click.option("--locus-score/--no-locus-score", default=False, show_default=True,
               help="Drop decoded genes that the gene parameters' locus score takes for transposon ORFs or "
-                   "pseudogenes (the bundled model has one; docs/models.md).")
+                   "pseudogenes (the bundled model has one): for transposon-rich genomes of the clade the model was "
+                   "trained on; it costs genes on others (docs/models.md).")
 @click.option("--softmasking/--no-softmasking", default=False, show_default=True,
               help="Lower-case (soft-masked repeat) bases cost the gene decoder when it calls them coding, "
                    "so transposon ORFs do not become genes.")

@@ -63,7 +63,7 @@ class AnnotateOptions:
     adapt: bool = False  # refit the decoder's sequence models on this genome and decode again
     id_prefix: str | None = None  # gene IDs PREFIX_000001 (locus tags) instead of gene1
     softmasking: bool = False  # soft-masked (lower-case) bases cost the decoder when coding
-    locus_score: bool = True  # drop decoded genes the gene parameters' locus score calls transposon ORFs
+    locus_score: bool = False  # drop decoded genes the gene parameters' locus score calls transposon ORFs
 
 
 def check_options(options: AnnotateOptions) -> None:
@@ -122,8 +122,6 @@ def load_gene_parameters(options: AnnotateOptions, model_name: str) -> GeneParam
         params = GeneParameters.load(path) if path.is_file() else GeneParameters()
     except (ValueError, TypeError, KeyError) as exc:
         raise DataError(f"{path}: not a genoseg gene-parameter file ({exc})") from None
-    if not options.locus_score:
-        params.locus_model = None
     for name in ("min_intron", "min_exon"):
         value = getattr(options, name)
         if value is not None:

@@ -30,8 +30,10 @@ class GeneDecoder:
     def __init__(self, columns: Columns, params: GeneParameters, fetch: Callable[[str, int, int], np.ndarray],
                  quiet: int = 300, max_locus: int = 1_000_000, genic_level: float = 0.2,
                  lncrna_level: float = 0.5, min_lncrna: int = 200,
-                 masked: Callable[[str, int, int], np.ndarray] | None = None) -> None:
+                 masked: Callable[[str, int, int], np.ndarray] | None = None, locus_score: bool = False) -> None:
         self.columns, self.params, self.fetch, self.masked = columns, params, fetch, masked
+        # The parameters' locus score, when asked for (--locus-score) and when they have one.
+        self.locus = params.locus_model if locus_score else None
         self.quiet, self.max_locus, self.genic_level = quiet, max_locus, genic_level
         self.lncrna_level, self.min_lncrna = lncrna_level, min_lncrna
         wanted = [columns.exon, columns.intron, columns.gene, columns.lncrna, columns.donor, columns.acceptor]
@@ -108,8 +110,8 @@ class GeneDecoder:
             masked = None if self.masked is None else self.masked(self.record, start + s, start + e)
             models += decode_locus(self.record, start + s, seq, values[s:e], self.local, self.params, masked)
             models += self._lncrnas(start + s, values[s:e], models)
-        if self.params.locus_model is not None:
-            models = [m for m in models if self.params.locus_model.keeps(m)]
+        if self.locus is not None:
+            models = [m for m in models if self.locus.keeps(m)]
         models.sort(key=lambda m: (m.start, m.end))
         for m in models:
             self.counts[m.biotype] += 1

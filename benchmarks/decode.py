@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from genoseg.annotation import Annotation, Transcript, read_annotation
-from genoseg.evaluate import exon_set, gene_accuracy
+from genoseg.annotation import Annotation, read_annotation
+from genoseg.evaluate import as_annotation, exon_set, gene_accuracy
 from genoseg.fasta import FastaReader
 from genoseg.genes.decoder import Columns
 from genoseg.genes.models import GeneModel
@@ -80,8 +80,7 @@ def score(models: list[GeneModel], reference: Annotation, record: str, start: in
     def within(seqid: str, s: int, e: int) -> bool:
         return seqid == record and s >= start and e <= end
 
-    predicted = Annotation([Transcript(f"t{i}", m.record, m.strand, m.biotype, f"g{i}", m.exons, m.cds)
-                            for i, m in enumerate(models)], {})
+    predicted = as_annotation(models)
     pred_exons = exon_set(predicted, within)
     exons = SetAgreement.of(pred_exons, exon_set(reference, within)).as_dict()
     genes = gene_accuracy(reference, within, predicted, pred_exons)

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from genoseg.adapt import _starting_parameters, decode_run
-from genoseg.annotation import Annotation, Transcript, read_annotation
-from genoseg.evaluate import cds_agreement
+from genoseg.annotation import read_annotation
+from genoseg.evaluate import as_annotation, cds_agreement
 from genoseg.fasta import FastaReader
 from genoseg.outputs import finished_run
 from genoseg.regions import parse_region
@@ -22,9 +22,7 @@ from genoseg.regions import parse_region
 
 def main() -> None:
     run, reference, region = Path(sys.argv[1]), read_annotation(sys.argv[2]), parse_region(sys.argv[3])
-
-    def within(seqid: str, start: int, end: int) -> bool:
-        return seqid == region.record and start >= region.start and (region.end is None or end <= region.end)
+    within = region.holds
 
     summary, files = finished_run(run)
     spans = sorted((t.start, t.end) for t in reference.on(region.record) if t.cds)
@@ -32,9 +30,7 @@ def main() -> None:
         params = _starting_parameters(summary)
         for label, use in (("without locus score", False), ("with locus score", True)):
             models = [m for m in decode_run(files, summary.model_features, reader, params, locus_score=use) if m.cds]
-            predicted = Annotation([Transcript(f"t{i}", m.record, m.strand, "protein_coding", f"g{i}", m.exons, m.cds)
-                                    for i, m in enumerate(models)], {})
-            result = cds_agreement(reference, predicted, within)
+            result = cds_agreement(reference, as_annotation(models), within)
             inside = [m for m in models if within(m.record, m.start, m.end)]
             false = sum(not any(s < m.end and e > m.start for s, e in spans) for m in inside)
             locus, exon = result["locus"], result["cds_exon"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from genoseg.adapt import _starting_parameters, decode_run
-from genoseg.annotation import Annotation, Transcript, read_annotation
-from genoseg.evaluate import cds_agreement
+from genoseg.annotation import read_annotation
+from genoseg.evaluate import as_annotation, cds_agreement
 from genoseg.fasta import FastaReader
 from genoseg.outputs import finished_run
 from genoseg.regions import parse_region
@@ -34,16 +34,14 @@ def main() -> None:
     run, reference = Path(sys.argv[1]), read_annotation(sys.argv[2])
     region = parse_region(sys.argv[3])
     costs = [float(c) for c in sys.argv[4:]] or [0.05, 0.2]
-    within = lambda seqid, s, e: seqid == region.record and s >= region.start and e <= region.end  # noqa: E731
+    within = region.holds
     summary, files = finished_run(run)
     spans = sorted((t.start, t.end) for t in reference.on(region.record) if t.cds)
     starts, ends = np.array([s for s, _ in spans]), np.array([e for _, e in spans])
 
     def score(models, reader) -> str:
         coding = [m for m in models if m.cds]
-        predicted = Annotation([Transcript(f"t{i}", m.record, m.strand, "protein_coding", f"g{i}", m.exons, m.cds)
-                                for i, m in enumerate(coding)], {})
-        r = cds_agreement(reference, predicted, within)
+        r = cds_agreement(reference, as_annotation(coding), within)
         false = sum(not np.any(ends[: np.searchsorted(starts, m.end)] > m.start) for m in coding)
         mostly = sum(masked_share(reader, m) > 0.5 for m in coding)
         locus = r["locus"]

@@ -37,7 +37,7 @@ def decoded(run: Path, region_text: str, reference) -> tuple[np.ndarray, np.ndar
     coding genes of the region."""
     region = parse_region(region_text)
     summary, files = finished_run(run)
-    within = [t for t in reference.on(region.record) if t.cds and t.start >= region.start and t.end <= region.end]
+    within = [t for t in reference.on(region.record) if t.cds and region.holds(t.seqid, t.start, t.end)]
     spans = sorted((t.start, t.end) for t in reference.on(region.record) if t.cds)
     chains = {(t.strand, tuple(t.cds)) for t in within}
     genes = {t.gene_id or t.id for t in within}
@@ -45,9 +45,7 @@ def decoded(run: Path, region_text: str, reference) -> tuple[np.ndarray, np.ndar
     with FastaReader(summary.input) as reader:
         params = replace(_starting_parameters(summary), locus_model=None)
         for model in decode_run(files, summary.model_features, reader, params):
-            if model.biotype != "protein_coding" or model.record != region.record:
-                continue
-            if not (region.start <= model.start and model.end <= region.end):
+            if model.biotype != "protein_coding" or not region.holds(model.record, model.start, model.end):
                 continue
             rows.append(locus_features(model))
             labels.append(any(s < model.end and e > model.start for s, e in spans))

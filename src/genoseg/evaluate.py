@@ -87,6 +87,13 @@ def _lengths(reference: Annotation, ref_path: Path) -> dict[str, int]:
     return lengths
 
 
+def as_annotation(models) -> Annotation:
+    """Decoded gene models (genes.models.GeneModel) as an Annotation, to score them without
+    writing a GFF3 (the benchmarks that re-decode runs)."""
+    return Annotation([Transcript(f"t{i}", m.record, m.strand, m.biotype, f"g{i}", m.exons, m.cds)
+                       for i, m in enumerate(models)], {})
+
+
 def exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
     return {(t.seqid, s, e) for t in annotation.transcripts if t.biotype in (CODING, LNCRNA)
             for s, e in t.exons if within(t.seqid, s, e)}
@@ -226,7 +233,7 @@ def evaluate(reference_path: str, prediction: str, regions: list[str] | None = N
         spans = [Region(seqid, 0, length) for seqid, length in sorted(lengths.items())]
 
     def within(seqid: str, s: int, e: int) -> bool:
-        return any(r.record == seqid and s >= r.start and e <= r.end for r in spans)
+        return any(r.holds(seqid, s, e) for r in spans)
 
     if intervals is not None:
         features = [f for f in LABEL_FEATURES if f in intervals.by_feature]

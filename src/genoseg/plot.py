@@ -88,8 +88,11 @@ def _bases_per_char(start: int, end: int) -> float:
     return (end - start) / (WIDTH_INCHES * 72 * 0.85) * LABEL_FONT * CHAR_WIDTH
 
 
-def _draw_models(ax, genes: list[tuple[Transcript, str]], start: int, end: int, title: str) -> None:
-    placed = pack_rows(genes, start, end, _bases_per_char(start, end))
+def _rows(placed: list[Placed]) -> int:
+    return max((p.row for p in placed), default=0) + 1
+
+
+def _draw_models(ax, placed: list[Placed], start: int, end: int, title: str) -> None:
     for item in placed:
         t, y = item.transcript, -item.row
         colour = style_of("protein_coding_gene" if t.biotype == CODING else "lncRNA").rgb
@@ -104,16 +107,11 @@ def _draw_models(ax, genes: list[tuple[Transcript, str]], start: int, end: int, 
         if arrow:
             ax.text(min(t.end, end) if t.strand == "+" else max(t.start, start), y, arrow, fontsize=7,
                     va="center", ha="left" if t.strand == "+" else "right", color=rgb, clip_on=True)
-    rows = max((p.row for p in placed), default=0) + 1
-    ax.set_ylim(-rows + 0.2, 0.5)
+    ax.set_ylim(-_rows(placed) + 0.2, 0.5)
     ax.set_yticks([])
     ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize=FONT)
     if not placed:
         ax.text((start + end) / 2, 0, "no genes here", ha="center", va="center", fontsize=LABEL_FONT, color="0.5")
-
-
-def _rows_needed(genes: list[tuple[Transcript, str]], start: int, end: int) -> int:
-    return max((p.row for p in pack_rows(genes, start, end, _bases_per_char(start, end))), default=0) + 1
 
 
 def _draw_tracks(axes, features: list[str], paths: dict[str, Path], record: str, start: int, end: int) -> None:
@@ -161,18 +159,17 @@ def plot_region(run_dir: str, region_text: str, output: str, annotation_path: st
     if end > chroms[region.record]:
         raise UsageError(f"--region {region_text}: end {end} is beyond record {region.record} (length {chroms[region.record]})")
     start = region.start
-    panels: list[tuple[str, list]] = []
-    if genes_path is not None:
-        panels.append(("genoseg", one_per_gene(read_annotation(genes_path), region.record, start, end)))
-    if annotation_path:
-        panels.append(("reference", one_per_gene(read_annotation(annotation_path), region.record, start, end)))
-    heights = [0.55] * len(features) + [0.45 * _rows_needed(g, start, end) + 0.35 for _, g in panels]
+    sources = [("genoseg", genes_path)] if genes_path is not None else []
+    sources += [("reference", Path(annotation_path))] if annotation_path else []
+    panels = [(title, pack_rows(one_per_gene(read_annotation(path), region.record, start, end), start, end,
+                                _bases_per_char(start, end))) for title, path in sources]
+    heights = [0.55] * len(features) + [0.45 * _rows(placed) + 0.35 for _, placed in panels]
     fig, axes = plt.subplots(len(heights), 1, figsize=(WIDTH_INCHES, sum(heights) + 1.2), sharex=True,
                              gridspec_kw={"height_ratios": heights, "hspace": 0.12})
     axes = np.atleast_1d(axes)
     _draw_tracks(axes, features, paths, region.record, start, end)
-    for ax, (title, genes) in zip(axes[len(features):], panels):
-        _draw_models(ax, genes, start, end, title)
+    for ax, (title, placed) in zip(axes[len(features):], panels):
+        _draw_models(ax, placed, start, end, title)
     for ax in axes:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)

@@ -22,6 +22,10 @@ class Region:
     start: int = 0
     end: int | None = None
 
+    def holds(self, record: str, start: int, end: int) -> bool:
+        """Whether [start, end) on `record` lies wholly inside the region."""
+        return record == self.record and start >= self.start and (self.end is None or end <= self.end)
+
     def __str__(self) -> str:
         if self.start == 0 and self.end is None:
             return self.record

@@ -13,7 +13,7 @@ from typing import Any
 from transformers import PretrainedConfig
 
 from genoseg.errors import DataError
-from genoseg.model.limits import MAX_WINDOW_NT, WINDOW_MULTIPLE
+from genoseg.model.limits import MAX_WINDOW_NT, WINDOW_MULTIPLE, window_overlap
 
 SEGMENT_NT_FEATURES: tuple[str, ...] = (
     "protein_coding_gene",
@@ -100,9 +100,7 @@ class SegmentNTConfig(PretrainedConfig):
     @property
     def default_overlap_nt(self) -> int:
         """Overlap between neighbouring windows: a quarter of the window unless configured."""
-        if self.genoseg_overlap_nt is not None:
-            return int(self.genoseg_overlap_nt)
-        return (self.genoseg_window_nt // 4) // WINDOW_MULTIPLE * WINDOW_MULTIPLE
+        return window_overlap(self.genoseg_window_nt, self.genoseg_overlap_nt)
 
     def validate(self) -> None:
         """Reject configurations that cannot describe a SegmentNT model, before allocation."""

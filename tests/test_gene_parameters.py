@@ -43,6 +43,8 @@ def test_a_saved_site_model_and_chain_score_as_before(tmp_path):
     ({"hexamer": [0.0] * 10}, "hexamer"),
     ({"intron_markov": [math.inf] * 4096}, "intron_markov"),
     ({"frobnicate": 1}, "frobnicate"),
+    ({"typical_intron_rate": -0.001}, "typical_intron_rate"),
+    ({"typical_gene_gap": "wide"}, "typical_gene_gap"),
     ({"locus_model": {"features": ["score"], "mean": [0], "scale": [1], "weights": [1], "bias": 0, "threshold": 0.5}},
      "locus_model"),
     ({"locus_model": {"features": list(FEATURES), "mean": [0] * len(FEATURES), "scale": [1] * len(FEATURES),

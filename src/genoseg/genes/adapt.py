@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from genoseg.fasta import FastaReader, reverse_complement
-from genoseg.genes.fit import count_genes, fitted_parameters, site_floor
+from genoseg.genes.fit import count_genes, fitted_parameters, gene_cds_spans, median_gene_gap, site_floor
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.sequence import CODE
@@ -66,6 +66,9 @@ class Round:
     introns: int
     weight_genes: float  # the refit's share in the coding models and the start codon matrix
     weight_introns: float  # ... in the intron chain, splice-site models and intron lengths
+    weight_emission: float  # the network's exon evidence, faded by the coding models' weight
+    intron_penalty: float  # rescaled by the confident genes' intron rate
+    min_gene_gap: int  # shrunk where the decoded genes lie closer than the training genome's
     genes: int  # coding gene models decoded with the refitted models
     changed: float  # share of CDS chains not in the previous round's set
 
@@ -176,10 +179,29 @@ def need_for_adaptation(start: GeneParameters, trusted: list[GeneModel], reader:
     return best, p, accuracy[best]
 
 
+def _intron_scale(start: GeneParameters, samples) -> float:
+    """log(this genome's intron rate) / log(the training genome's), within 0.5..2: how much
+    dearer an intron should be here. The confident genes' rate (plus one intron, so that a genome
+    with none stays finite) stands for the genome's."""
+    typical = start.typical_intron_rate
+    if not typical or not 0 < typical < 1 or not samples.coding_bases:
+        return 1.0
+    rate = min((len(samples.intron_lengths) + 1) / samples.coding_bases, 0.5)
+    return float(np.clip(math.log(rate) / math.log(typical), 0.5, 2.0))
+
+
 def blend(start: GeneParameters, fitted: GeneParameters, samples, strength: float,
-          fade_site_classifier: bool = True, need: float = 1.0) -> tuple[GeneParameters, float, float]:
+          fade_site_classifier: bool = True, need: float = 1.0,
+          gene_gap: float | None = None) -> tuple[GeneParameters, float, float]:
     """The starting parameters with every fitted field moved toward the refit by its evidence
-    (n / (n + strength) for n genes, introns or internal exons), scaled by the genome's `need`."""
+    (n / (n + strength) for n genes, introns or internal exons), scaled by the genome's `need`.
+
+    The network cannot be refitted here, so its terms keep the share the genome's own models
+    leave them: its exon evidence 1 - the coding models' weight, its splice-site evidence (and
+    the site classifiers') 1 - the intron models' weight. The intron penalty moves by the coding
+    models' weight toward the starting one rescaled by `_intron_scale`. `gene_gap` (the decoded genes' median
+    space, `fit.median_gene_gap`) against the starting parameters' typical_gene_gap shrinks
+    min_gene_gap in a more compact genome by the same share."""
     genes = samples.transcripts
     introns = len(samples.sites["donor"])
     internal = len(samples.exon_lengths)
@@ -201,6 +223,12 @@ def blend(start: GeneParameters, fitted: GeneParameters, samples, strength: floa
             setattr(out, f"{kind}_floor", floor if getattr(start, kind) is None else min(old, floor))
     if fade_site_classifier:
         out.weight_site_classifier = round(start.weight_site_classifier * (1 - w_introns), 4)
+    out.weight_emission = round(start.weight_emission * (1 - w_genes), 4)
+    out.weight_network_site = round(start.weight_network_site * (1 - w_introns), 4)
+    out.intron_penalty = round(start.intron_penalty * (1 - w_genes + w_genes * _intron_scale(start, samples)), 2)
+    if gene_gap is not None and start.typical_gene_gap:
+        compactness = min(1.0, gene_gap / start.typical_gene_gap)
+        out.min_gene_gap = round(start.min_gene_gap * (1 - w_genes * (1 - compactness)))
     if internal and fitted.exon_length_log_odds:
         out.exon_length_log_odds = _mix(start.exon_length_log_odds, fitted.exon_length_log_odds, w_exons)
     return out, round(w_genes, 3), round(w_introns, 3)
@@ -235,15 +263,19 @@ def adapt(start: GeneParameters, first: list[GeneModel], decode: Callable[[GeneP
                                   "kept the starting models")
         samples = count_genes(reader, trusted)
         params, w_genes, w_introns = blend(start, fitted_parameters(samples), samples, settings.strength,
-                                           settings.fade_site_classifier, need)
+                                           settings.fade_site_classifier, need,
+                                           median_gene_gap(gene_cds_spans([m for m in models if m.cds])))
         previous = chains(models)
         models = decode(params)
         now = chains(models)
         changed = 1 - len(now & previous) / max(len(now | previous), 1)
         rounds.append(Round(len(trusted), round(need, 3), len(samples.sites["donor"]), w_genes, w_introns,
+                            params.weight_emission, params.intron_penalty, params.min_gene_gap,
                             sum(m.biotype == "protein_coding" for m in models), round(changed, 4)))
         log(f"adaptation round {number}: {len(trusted)} confident genes, weights {w_genes}/{w_introns}, "
-            f"site classifier weight {params.weight_site_classifier}, "
+            f"network weights {params.weight_emission}/{params.weight_network_site}, "
+            f"site classifier weight {params.weight_site_classifier}, intron penalty {params.intron_penalty}, "
+            f"minimum gene gap {params.min_gene_gap}, "
             f"{rounds[-1].genes} gene models, {changed:.1%} of CDS chains changed")
         if changed < settings.tolerance:
             return Adaptation(params, models, rounds, f"gene set settled (under {settings.tolerance:.0%} changed)")

@@ -86,6 +86,7 @@ class Samples:
     exon_lengths: list[int] = field(default_factory=list)  # internal CDS segments
     chunks: list[np.ndarray] = field(default_factory=list)  # every oriented sequence, end to end
     transcripts: int = 0
+    coding_bases: int = 0
     base: int = 0  # where the next oriented sequence starts in the concatenation
 
     def codes(self) -> np.ndarray:
@@ -104,6 +105,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
     """
     annotation: Annotation = read_annotation(annotation_path)
     samples = Samples()
+    coding_spans: list[tuple[str, int, int]] = []
     with FastaReader(fasta) as reader:
         lengths = {r.name: r.length for r in reader.records}
         spans = [resolve_region(text, lengths) for text in regions or []] or [
@@ -117,6 +119,7 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                  if t.biotype == CODING and t.cds and t.start >= span.start and t.end <= end),
                 key=lambda t: -sum(e - s for s, e in t.cds),
             )
+            coding_spans += gene_cds_spans(transcripts)
             genes_seen: set[str] = set()
             for orientation, codes in (("+", CODE[bases]), ("-", CODE[reverse_complement(bases)])):
                 def local(x: int) -> int:
@@ -130,7 +133,44 @@ def fit_gene_parameters(fasta: str, annotation_path: str, regions: list[str] | N
                     chosen.append(([tuple(sorted((local(s), local(e)))) for s, e in t.exons],
                                    [tuple(sorted((local(s), local(e)))) for s, e in t.cds]))
                 _count_strand(samples, codes, chosen)
-    return _parameters_from(samples, fasta, annotation_path, regions, site_epochs)
+    fitted = _parameters_from(samples, fasta, annotation_path, regions, site_epochs)
+    fitted.typical_gene_gap = median_gene_gap(coding_spans)
+    return fitted
+
+
+def intron_rate(samples: Samples) -> float | None:
+    """CDS introns per coding base of the counted transcripts (None when nothing was counted)."""
+    return len(samples.intron_lengths) / samples.coding_bases if samples.coding_bases else None
+
+
+def gene_cds_spans(transcripts) -> list[tuple[str, int, int]]:
+    """(record, start, end) of each gene's coding span, the union over its transcripts' CDS;
+    `transcripts` has record (or seqid), gene_id and id (or neither: each is its own gene), cds."""
+    spans: dict[object, tuple[str, int, int]] = {}
+    for i, t in enumerate(transcripts):
+        record = getattr(t, "seqid", None) or t.record
+        key = (record, getattr(t, "gene_id", None) or getattr(t, "id", None) or i)
+        start, end = t.cds[0][0], t.cds[-1][1]
+        if key in spans:
+            start, end = min(start, spans[key][1]), max(end, spans[key][2])
+        spans[key] = (record, start, end)
+    return list(spans.values())
+
+
+def median_gene_gap(spans: list[tuple[str, int, int]]) -> float | None:
+    """The median space between neighbouring coding spans (record, start, end) of one record, on
+    either strand, overlaps counting 0: how compact a genome's genes are. None with no pair."""
+    by_record: dict[str, list[tuple[int, int]]] = {}
+    for record, start, end in spans:
+        by_record.setdefault(record, []).append((start, end))
+    gaps = []
+    for pairs in by_record.values():
+        pairs.sort()
+        reach = pairs[0][1]
+        for start, end in pairs[1:]:
+            gaps.append(max(0, start - reach))
+            reach = max(reach, end)
+    return float(np.median(gaps)) if gaps else None
 
 
 def _count_strand(samples: Samples, codes: np.ndarray, transcripts: list[tuple[list, list]]) -> None:
@@ -149,6 +189,7 @@ def _count_strand(samples: Samples, codes: np.ndarray, transcripts: list[tuple[l
             samples.sites["acceptor"].append(base + right_start)
         samples.sites["start"].append(base + cds[0][0])
         samples.intron_lengths += [b - a for (_, a), (b, _) in zip(cds, cds[1:])]
+        samples.coding_bases += sum(e - s for s, e in cds)
         samples.exon_lengths += [e - s for s, e in cds[1:-1]]
         for s, e in cds:
             in_cds[s:e] = True
@@ -178,6 +219,7 @@ def _parameters_from(samples: Samples, fasta: str, annotation_path: str, regions
                      site_epochs: int) -> GeneParameters:
     """The fitted models from the counts (see GeneParameters for what each is)."""
     codes = samples.codes()
+    rate = intron_rate(samples)
     sites = {kind: np.array(positions, dtype=np.int64) for kind, positions in samples.sites.items()}
     decoys = {kind: np.array(positions, dtype=np.int64) for kind, positions in samples.decoys.items()}
     coding = samples.coding[:4096] / samples.coding[:4096].sum()
@@ -210,6 +252,7 @@ def _parameters_from(samples: Samples, fasta: str, annotation_path: str, regions
         exon_length_log_odds=length_log_odds(samples.exon_lengths),
         intron_markov=np.round(_markov_log_odds(samples.intron[None, :4096]) - markov_background, 4)[0].tolist(),
         site_classifier=classifier,
+        typical_intron_rate=None if rate is None else float(f"{rate:.4g}"),
         notes={"fasta": Path(fasta).name, "annotation": Path(annotation_path).name, "regions": list(regions or []),
                "coding_transcripts": samples.transcripts, "donors": len(samples.sites["donor"]),
                "acceptors": len(samples.sites["acceptor"])},

@@ -27,7 +27,8 @@ BUNDLED_FILE = Path(__file__).parent.parent / "models" / "default" / FILE_NAME
 
 # What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
 FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "intron_markov", "donor_floor",
-                 "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "site_classifier", "notes")
+                 "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "site_classifier",
+                 "typical_gene_gap", "typical_intron_rate", "notes")
 
 
 # Shapes of the list fields of GeneParameters (None: any length) and minimums of the whole-number
@@ -95,10 +96,10 @@ def check_fields(data: object) -> None:
         elif name == "locus_model":
             if value is not None:
                 LocusModel.from_dict(value)
-        elif not (name == "utr_intron_penalty" and value is None):
+        elif not (name in ("utr_intron_penalty", "typical_gene_gap", "typical_intron_rate") and value is None):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"field {name} must be a finite number, not {value!r}")
-            if name.startswith(("weight_", "intron_penalty", "intron_base", "gene_penalty", "utr_intron",
+            if name.startswith(("weight_", "intron_penalty", "intron_base", "gene_penalty", "utr_intron", "typical_",
                                                 "masked_")) and value < 0:
                 raise ValueError(f"field {name} must not be negative, not {value!r}")
 
@@ -151,6 +152,13 @@ class GeneParameters:
     weight_length: float = 0.0
     min_cds: int = 150
     min_gene_gap: int = 20
+    # The training annotation's median space between neighbouring coding genes (CDS to CDS, any
+    # strand; `genes.fit.median_gene_gap`). Adaptation compares a genome's decoded genes with it:
+    # a more compact genome gets a proportionally smaller min_gene_gap. None: not compared.
+    typical_gene_gap: float | None = None
+    # The training annotation's CDS introns per coding base. The intron penalty reads as the
+    # decoder's cost of -log(rate): adaptation rescales it by log(genome's rate) / log(this).
+    typical_intron_rate: float | None = None
     # Convolutional donor/acceptor classifiers (genes/sites.py), stored beside the JSON;
     # their log-likelihood ratios are added to the site scores with this weight.
     site_classifier: SiteClassifier | None = field(default=None, repr=False, compare=False)

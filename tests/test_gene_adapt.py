@@ -65,17 +65,17 @@ def decoder_of(genome: ArrayGenome, probs: np.ndarray):
 
 
 def test_adaptation_recovers_genes_the_shipped_models_miss():
-    genome, probs, truth = foreign_genome(80)
+    genome, probs, truth = foreign_genome(120)
     decode = decoder_of(genome, probs)
     start = GeneParameters.load(BUNDLED_FILE)
     first = decode(start)
     result = adapt(start, first, decode, genome, AdaptSettings(min_genes=5))
     before, after = len(truth & chains(first)), len(truth & chains(result.models))
-    assert after >= before + 8, (before, after)  # 32 -> 42 of 80
+    assert after >= before + 10, (before, after)  # 47 -> 68 of 120
     assert result.rounds and result.rounds[0].confident_genes >= 5
     assert result.params.notes.get("adapted") and result.params.coding_markov != start.coding_markov
-    # Regularised: 20-odd genes move the coding chain only part of the way (strength 200).
-    assert 0 < result.rounds[0].weight_genes < 0.2
+    # Regularised: some 60 confident genes move the coding chain only part of the way (strength 200).
+    assert 0 < result.rounds[0].weight_genes < 0.3
 
 
 def test_a_genome_without_confident_genes_keeps_the_unadapted_result():

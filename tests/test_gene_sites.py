@@ -157,3 +157,29 @@ def test_stretch_lengths_are_rounded_up_to_few_sizes():
     sizes = {padded_length(n) for n in lengths}
     assert all(n <= padded_length(n) <= max(256, 1.5 * n) for n in lengths)
     assert len(sizes) <= 2 * 9  # about two sizes per doubling from 256 to 65,536+
+
+
+def test_first_in_orf_looks_upstream_in_frame_until_a_stop():
+    from genoseg.genes.sequence import first_in_orf
+
+    #          0     3     6     9     12    15    18   21
+    text = "ATG" "AAA" "ATG" "CCC" "TAA" "GGG" "ATG" "CATGC"
+    codes = CODE[np.frombuffer(text.encode(), np.uint8)]
+    # 0: nothing upstream; 6: ATG at 0 in frame, no stop between; 18: the stop at 12 closes the
+    # frame after the ATG at 6; 22: ATGs upstream, none in its frame.
+    assert first_in_orf(codes, np.array([0, 6, 18, 22])).tolist() == [True, False, True, True]
+    assert first_in_orf(codes, np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_the_first_atg_term_scores_start_candidates():
+    from genoseg.genes.decoder import Columns
+    from genoseg.genes.sites import candidate_sites
+
+    text = "CC" + "ATG" + "AAA" * 5 + "ATG" + "AAA" * 5 + "TAA"
+    codes = CODE[np.frombuffer(text.encode(), np.uint8)]
+    probs = np.full((len(codes), 8), 0.5, dtype=np.float32)
+    columns = Columns(exon=2, intron=3, gene=0, lncrna=None, donor=None, acceptor=None)
+    plain = candidate_sites(codes, probs, columns, GeneParameters(weight_signal=2.0))
+    scored = candidate_sites(codes, probs, columns, GeneParameters(weight_signal=2.0, start_first_log_odds=[-1.5, 0.25]))
+    assert plain.starts.tolist() == scored.starts.tolist() == [2, 20]
+    assert (scored.start_score - plain.start_score).tolist() == [0.5, -3.0]  # the first ATG, then one after it

@@ -44,9 +44,11 @@ def test_bundled_model_gene_models_on_the_example_match_the_committed_ones(tmp_p
     assert (tmp_path / "p.faa").read_text() == (GOLDEN / "athaliana_chr1_25M.proteins.faa").read_text()
 
 
-def test_the_locus_score_drops_only_the_gene_over_a_pseudogene_on_the_example():
-    """With --locus-score the example has one gene less: the one decoded over the
-    transposon-related pseudogene AT1G67240 (bases 158,859-162,322 of the example)."""
+def test_the_locus_score_drops_only_false_genes_on_the_example():
+    """With --locus-score the example has two genes less, both false: the one decoded over the
+    transposon-related pseudogene AT1G67240 (bases 158,859-162,322 of the example), and a
+    fragment split off the last coding exon of CYP735A2 (AT1G67110), whose 1.4 kb intron the
+    decoder does not bridge."""
     def genes(*extra: str) -> set[tuple[str, str, str]]:
         result = CliRunner().invoke(main, ["annotate", str(ROOT / "examples" / "athaliana_chr1_25M.fa.gz"), "-o", "-",
                                            "--format", "genes", *extra])
@@ -54,4 +56,4 @@ def test_the_locus_score_drops_only_the_gene_over_a_pseudogene_on_the_example():
         return {(r[3], r[4], r[6]) for r in _rows(result.output) if len(r) == 9 and r[2] == "gene"}
 
     kept, everything = genes("--locus-score"), genes()
-    assert kept < everything and everything - kept == {("161374", "162322", "+")}
+    assert kept < everything and everything - kept == {("161374", "162322", "+"), ("61836", "62198", "-")}

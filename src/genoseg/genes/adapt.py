@@ -210,6 +210,8 @@ def blend(start: GeneParameters, fitted: GeneParameters, samples, strength: floa
     out.coding_markov = _mix(start.coding_markov, fitted.coding_markov, w_genes)
     out.hexamer = _mix(start.hexamer, fitted.hexamer, w_genes)
     out.start = _mix_pwm(start.start, fitted.start, w_genes)
+    if fitted.start_first_log_odds is not None:
+        out.start_first_log_odds = _mix(start.start_first_log_odds, fitted.start_first_log_odds, w_genes)
     if introns:
         out.intron_markov = _mix(start.intron_markov, fitted.intron_markov, w_introns)
         out.donor = _mix_pwm(start.donor, fitted.donor, w_introns)

@@ -18,7 +18,7 @@ from torch import nn
 from genoseg.annotation import CODING, Annotation, read_annotation
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.genes.parameters import GeneParameters
-from genoseg.genes.sequence import CODE, find_motif, hexamer_index, spliced
+from genoseg.genes.sequence import CODE, find_motif, first_in_orf, hexamer_index, spliced
 from genoseg.genes.sites import KINDS, MARGIN, Pwm, SiteClassifier, SiteNet, base_at, context_index, one_hot_windows
 from genoseg.regions import resolve_region
 
@@ -63,6 +63,19 @@ def length_log_odds(lengths: list[int], join: int = 0, smooth: int = 4, lowest: 
     density = np.convolve(counts, kernel, mode="same") + 0.5 / len(counts)
     join = max(join, int(np.argmax(density)))
     return np.round(np.maximum(np.log(density[:join] / density[join]), lowest), 3).tolist()
+
+
+def _first_atg_log_odds(codes: np.ndarray, starts: np.ndarray, decoys: np.ndarray) -> list[float] | None:
+    """[not first, first] log-odds of true starts against in-gene ATGs being the first ATG of
+    their reading frame (sequence.first_in_orf); None without both."""
+    if not len(starts) or not len(decoys):
+        return None
+    true_first = first_in_orf(codes, starts).mean()
+    decoy_first = first_in_orf(codes, decoys).mean()
+    # Half a count each way keeps both entries finite on a small sample.
+    t = (true_first * len(starts) + 0.5) / (len(starts) + 1)
+    d = (decoy_first * len(decoys) + 0.5) / (len(decoys) + 1)
+    return [round(float(np.log((1 - t) / (1 - d))), 4), round(float(np.log(t / d)), 4)]
 
 
 def site_floor(pwm: Pwm, codes: np.ndarray, sites: list[int], percentile: float) -> float:
@@ -246,6 +259,7 @@ def _parameters_from(samples: Samples, fasta: str, annotation_path: str, regions
         donor_floor=site_floor(donor, codes, samples.sites["donor"], 0.1),
         acceptor_floor=site_floor(acceptor, codes, samples.sites["acceptor"], 1.0),
         start=_pwm(codes, sites["start"], decoys["start"], -9, 15),
+        start_first_log_odds=_first_atg_log_odds(codes, sites["start"], decoys["start"]),
         hexamer=np.round(np.log(coding) - np.log(background), 4).tolist(),
         coding_markov=np.round(_markov_log_odds(samples.markov[:, :4096]) - markov_background, 4).tolist(),
         intron_length_log_odds=length_log_odds(samples.intron_lengths, join=INTRON_PRIOR_JOIN),

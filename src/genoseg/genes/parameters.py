@@ -28,14 +28,14 @@ BUNDLED_FILE = Path(__file__).parent.parent / "models" / "default" / FILE_NAME
 # What `fit-genes` estimates; the rest of GeneParameters (weights, lengths) is tuned separately.
 FITTED_FIELDS = ("donor", "acceptor", "start", "hexamer", "coding_markov", "intron_markov", "donor_floor",
                  "acceptor_floor", "intron_length_log_odds", "exon_length_log_odds", "site_classifier",
-                 "typical_gene_gap", "typical_intron_rate", "notes")
+                 "typical_gene_gap", "typical_intron_rate", "start_first_log_odds", "notes")
 
 
 # Shapes of the list fields of GeneParameters (None: any length) and minimums of the whole-number
 # fields, for check_fields.
 _ARRAY_FIELDS: dict[str, tuple[int | None, ...]] = {
     "hexamer": (4096,), "coding_markov": (3, 4096), "intron_markov": (4096,),
-    "intron_length_log_odds": (None,), "exon_length_log_odds": (None,),
+    "intron_length_log_odds": (None,), "exon_length_log_odds": (None,), "start_first_log_odds": (2,),
 }
 _WHOLE_FIELDS = {"max_utr_introns": 0, "min_intron": 1, "min_exon": 1, "min_cds": 0, "min_gene_gap": 0}
 
@@ -111,6 +111,10 @@ class GeneParameters:
     donor: Pwm | None = None  # site = first intron base (G of GT)
     acceptor: Pwm | None = None  # site = first exon base after AG
     start: Pwm | None = None  # site = A of ATG
+    # Log-odds of a true start against the ATGs inside genes, for [an ATG with another in frame
+    # upstream before any stop, the first ATG of its reading frame] (sequence.first_in_orf); added
+    # to the start score with weight_signal, like the start matrix. None: not scored.
+    start_first_log_odds: list[float] | None = None
     hexamer: list[float] | None = None  # 4096 in-frame log-odds, index = base-4 number of the 6-mer
     # Three-periodic fifth-order Markov chain: coding_markov[p][h] is the log-odds of the last
     # base of 6-mer h given the five before it, when that base sits at codon position p, against

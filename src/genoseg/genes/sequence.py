@@ -56,6 +56,28 @@ def find_motif(codes: np.ndarray, motif: str) -> np.ndarray:
     return np.flatnonzero(hits)
 
 
+def first_in_orf(codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """For each position (a candidate start codon), whether no ATG lies in frame upstream of it
+    before an in-frame stop codon, within `codes`: the first AUG a scanning ribosome would meet
+    in that reading frame. 94-98 % of annotated starts are (TAIR10 chr1, S. cerevisiae)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    atgs = find_motif(codes, "ATG")
+    stops = np.sort(np.concatenate([find_motif(codes, c) for c in STOP_CODONS]))
+    first = np.ones(len(positions), dtype=bool)
+    for r in range(3):
+        here = positions % 3 == r
+        frame_atgs, frame_stops = atgs[atgs % 3 == r], stops[stops % 3 == r]
+        if not here.any() or not len(frame_atgs):
+            continue
+        query = positions[here]
+        k = np.searchsorted(frame_atgs, query) - 1  # the nearest in-frame ATG before each position
+        j = np.searchsorted(frame_stops, query) - 1  # ... and stop codon
+        previous_atg = np.where(k >= 0, frame_atgs[np.maximum(k, 0)], -1)
+        previous_stop = np.where(j >= 0, frame_stops[np.maximum(j, 0)], -1) if len(frame_stops) else np.full(len(query), -1)
+        first[here] = (previous_atg < 0) | (previous_stop > previous_atg)
+    return first
+
+
 def spliced(codes: np.ndarray, pieces: list[tuple[int, int]]) -> np.ndarray:
     """The pieces [start, end) of `codes` joined in order (a transcript's CDS, say)."""
     return np.concatenate([codes[s:e] for s, e in pieces])

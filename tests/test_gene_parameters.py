@@ -44,6 +44,7 @@ def test_a_saved_site_model_and_chain_score_as_before(tmp_path):
     ({"intron_markov": [math.inf] * 4096}, "intron_markov"),
     ({"frobnicate": 1}, "frobnicate"),
     ({"typical_intron_rate": -0.001}, "typical_intron_rate"),
+    ({"start_first_log_odds": [0.5, 1.0, 2.0]}, "start_first_log_odds"),
     ({"typical_gene_gap": "wide"}, "typical_gene_gap"),
     ({"locus_model": {"features": ["score"], "mean": [0], "scale": [1], "weights": [1], "bias": 0, "threshold": 0.5}},
      "locus_model"),

@@ -199,9 +199,9 @@ def blend(start: GeneParameters, fitted: GeneParameters, samples, strength: floa
     The network cannot be refitted here, so its terms keep the share the genome's own models
     leave them: its exon evidence 1 - the coding models' weight, its splice-site evidence (and
     the site classifiers') 1 - the intron models' weight. The intron penalty moves by the coding
-    models' weight toward the starting one rescaled by `_intron_scale`. `gene_gap` (the decoded genes' median
-    space, `fit.median_gene_gap`) against the starting parameters' typical_gene_gap shrinks
-    min_gene_gap in a more compact genome by the same share."""
+    models' weight toward the starting one rescaled by `_intron_scale`; by the same share,
+    min_gene_gap shrinks in a genome more compact than the training one (`gene_gap`, the decoded
+    genes' median spacing, `fit.median_gene_gap`, against the starting typical_gene_gap)."""
     genes = samples.transcripts
     introns = len(samples.sites["donor"])
     internal = len(samples.exon_lengths)

@@ -113,7 +113,8 @@ class GeneParameters:
     start: Pwm | None = None  # site = A of ATG
     # Log-odds of a true start against the ATGs inside genes, for [an ATG with another in frame
     # upstream before any stop, the first ATG of its reading frame] (sequence.first_in_orf); added
-    # to the start score with weight_signal, like the start matrix. None: not scored.
+    # to the start score times weight_signal (as the start matrix) and weight_start_first.
+    # None: not scored.
     start_first_log_odds: list[float] | None = None
     hexamer: list[float] | None = None  # 4096 in-frame log-odds, index = base-4 number of the 6-mer
     # Three-periodic fifth-order Markov chain: coding_markov[p][h] is the log-odds of the last
@@ -134,6 +135,7 @@ class GeneParameters:
     weight_coding: float = 12.0
     weight_intron: float = 0.0  # of intron_markov
     weight_network_site: float = 1.0
+    weight_start_first: float = 1.0
     intron_penalty: float = 14.0
     intron_base_penalty: float = 0.0  # per intron base
     gene_penalty: float = 4.0

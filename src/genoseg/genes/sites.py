@@ -183,7 +183,8 @@ def candidate_sites(codes: np.ndarray, probs: np.ndarray, columns: "Columns", pa
     starts = find_motif(codes, "ATG")
     start_score = signal * params.start.score(codes, starts) if params.start is not None else np.zeros(len(starts))
     if params.start_first_log_odds is not None:
-        start_score = start_score + signal * np.asarray(params.start_first_log_odds)[first_in_orf(codes, starts).astype(np.int64)]
+        first = first_in_orf(codes, starts).astype(np.int64)
+        start_score = start_score + signal * params.weight_start_first * np.asarray(params.start_first_log_odds)[first]
     stops = np.sort(np.concatenate([find_motif(codes, s) for s in STOP_CODONS]))
     stop_at = np.zeros(n + 1, dtype=bool)
     stop_at[stops] = True

@@ -227,7 +227,7 @@ def merge(shards, output, proteins, cds, force) -> None:
 
 @main.command("adapt", cls=GenosegCommand)
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--rounds", default=2, show_default=True, help="Most refit-and-decode rounds.")
+@click.option("--rounds", default=3, show_default=True, help="Most refit-and-decode rounds.")
 @click.option("--strength", default=200.0, show_default=True,
               help="Weight of the starting models, in genes: a model refitted from n genes gets n / (n + STRENGTH).")
 @click.option("--min-score", default=0.5, show_default=True,
@@ -239,8 +239,9 @@ def adapt_command(run_dir, rounds, strength, min_score, force, quiet) -> None:
 
     Decodes the run's bigWig tracks, keeps the confident gene models, refits the coding and intron
     Markov chains, splice-site and start-codon models and length priors from them (each blended
-    with the starting model by how many genes it rests on), and decodes again until the gene set
-    settles. Replaces the run's gene GFF3 (and proteins) and writes STEM.genoseg.gene_model.json,
+    with the starting model by how many genes it rests on), gives the network's terms the share
+    the refitted models leave them, rescales the intron penalty and the minimum gene gap to the
+    genome's intron rate and gene spacing, and decodes again until the gene set settles. Replaces the run's gene GFF3 (and proteins) and writes STEM.genoseg.gene_model.json,
     which `annotate --gene-parameters` takes for related genomes. `annotate --adapt` does this
     in one command; a sharded run is adapted after `genoseg merge`.
 

@@ -47,7 +47,7 @@ class AdaptSettings:
     # Pseudo-count of the starting models, in genes (introns, internal exons): a field refitted
     # from n examples gets weight n / (n + strength).
     strength: float = 200.0
-    max_rounds: int = 2
+    max_rounds: int = 3
     tolerance: float = 0.01  # stop when fewer than this share of CDS chains changed
     min_genes: int = 20  # fewer confident genes than this: keep the starting models
     need: float | None = None  # None: measured (need_for_adaptation); a number in 0..1: taken as it is

@@ -241,9 +241,10 @@ def adapt_command(run_dir, rounds, strength, min_score, force, quiet) -> None:
     Markov chains, splice-site and start-codon models and length priors from them (each blended
     with the starting model by how many genes it rests on), gives the network's terms the share
     the refitted models leave them, rescales the intron penalty and the minimum gene gap to the
-    genome's intron rate and gene spacing, and decodes again until the gene set settles. Replaces the run's gene GFF3 (and proteins) and writes STEM.genoseg.gene_model.json,
-    which `annotate --gene-parameters` takes for related genomes. `annotate --adapt` does this
-    in one command; a sharded run is adapted after `genoseg merge`.
+    genome's intron rate and gene spacing, and decodes again until the gene set settles.
+    Replaces the run's gene GFF3 (and proteins) and writes STEM.genoseg.gene_model.json, which
+    `annotate --gene-parameters` takes for related genomes. `annotate --adapt` does this in one
+    command; a sharded run is adapted after `genoseg merge`.
 
     \b
     Example:

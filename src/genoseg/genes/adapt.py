@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from genoseg.fasta import FastaReader, reverse_complement
-from genoseg.genes.fit import count_genes, fitted_parameters, gene_cds_spans, median_gene_gap, site_floor
+from genoseg.genes.fit import count_genes, fitted_parameters, median_gene_gap, site_floor
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.sequence import CODE
@@ -266,7 +266,7 @@ def adapt(start: GeneParameters, first: list[GeneModel], decode: Callable[[GeneP
         samples = count_genes(reader, trusted)
         params, w_genes, w_introns = blend(start, fitted_parameters(samples), samples, settings.strength,
                                            settings.fade_site_classifier, need,
-                                           median_gene_gap(gene_cds_spans([m for m in models if m.cds])))
+                                           median_gene_gap([(m.record, m.cds[0][0], m.cds[-1][1]) for m in models if m.cds]))
         previous = chains(models)
         models = decode(params)
         now = chains(models)

@@ -157,16 +157,15 @@ def intron_rate(samples: Samples) -> float | None:
 
 
 def gene_cds_spans(transcripts) -> list[tuple[str, int, int]]:
-    """(record, start, end) of each gene's coding span, the union over its transcripts' CDS;
-    `transcripts` has record (or seqid), gene_id and id (or neither: each is its own gene), cds."""
-    spans: dict[object, tuple[str, int, int]] = {}
-    for i, t in enumerate(transcripts):
-        record = getattr(t, "seqid", None) or t.record
-        key = (record, getattr(t, "gene_id", None) or getattr(t, "id", None) or i)
+    """(record, start, end) of each annotated gene's coding span: the union over its coding
+    transcripts' CDS (a transcript without a gene is its own)."""
+    spans: dict[tuple[str, str], tuple[str, int, int]] = {}
+    for t in transcripts:
+        key = (t.seqid, t.gene_id or t.id)
         start, end = t.cds[0][0], t.cds[-1][1]
         if key in spans:
             start, end = min(start, spans[key][1]), max(end, spans[key][2])
-        spans[key] = (record, start, end)
+        spans[key] = (t.seqid, start, end)
     return list(spans.values())
 
 

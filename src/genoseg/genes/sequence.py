@@ -56,13 +56,20 @@ def find_motif(codes: np.ndarray, motif: str) -> np.ndarray:
     return np.flatnonzero(hits)
 
 
-def first_in_orf(codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def find_stops(codes: np.ndarray) -> np.ndarray:
+    """Sorted positions where a stop codon (TAA, TAG, TGA) starts in a 0..4 code array."""
+    return np.sort(np.concatenate([find_motif(codes, c) for c in STOP_CODONS]))
+
+
+def first_in_orf(codes: np.ndarray, positions: np.ndarray, atgs: np.ndarray | None = None,
+                 stops: np.ndarray | None = None) -> np.ndarray:
     """For each position (a candidate start codon), whether no ATG lies in frame upstream of it
     before an in-frame stop codon, within `codes`: the first AUG a scanning ribosome would meet
-    in that reading frame. 94-98 % of annotated starts are (TAIR10 chr1, S. cerevisiae)."""
+    in that reading frame. 94-98 % of annotated starts are (TAIR10 chr1, S. cerevisiae).
+    `atgs` and `stops` (sorted, as find_motif and find_stops give them) save finding them again."""
     positions = np.asarray(positions, dtype=np.int64)
-    atgs = find_motif(codes, "ATG")
-    stops = np.sort(np.concatenate([find_motif(codes, c) for c in STOP_CODONS]))
+    atgs = find_motif(codes, "ATG") if atgs is None else atgs
+    stops = find_stops(codes) if stops is None else stops
     first = np.ones(len(positions), dtype=bool)
     for r in range(3):
         here = positions % 3 == r

@@ -36,7 +36,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from genoseg.genes.sequence import CODE, STOP_CODONS, find_motif, first_in_orf
+from genoseg.genes.sequence import CODE, find_motif, find_stops, first_in_orf
 
 if TYPE_CHECKING:
     from genoseg.genes.decoder import Columns
@@ -181,11 +181,11 @@ def candidate_sites(codes: np.ndarray, probs: np.ndarray, columns: "Columns", pa
     if classifier is not None and weight:
         acceptor_score = acceptor_score + weight * classifier.score("acceptor", codes, acceptors)
     starts = find_motif(codes, "ATG")
+    stops = find_stops(codes)
     start_score = signal * params.start.score(codes, starts) if params.start is not None else np.zeros(len(starts))
     if params.start_first_log_odds is not None:
-        first = first_in_orf(codes, starts).astype(np.int64)
+        first = first_in_orf(codes, starts, atgs=starts, stops=stops).astype(np.int64)
         start_score = start_score + signal * params.weight_start_first * np.asarray(params.start_first_log_odds)[first]
-    stops = np.sort(np.concatenate([find_motif(codes, s) for s in STOP_CODONS]))
     stop_at = np.zeros(n + 1, dtype=bool)
     stop_at[stops] = True
     return CandidateSites(donors, donor_score, donor_tails(codes, donors), acceptors, acceptor_score,

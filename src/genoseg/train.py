@@ -295,7 +295,6 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
     if settings.window_nt % WINDOW_MULTIPLE:
         raise TrainingError(f"--window must be a multiple of {WINDOW_MULTIPLE}")
     out = Path(settings.output)
-    out.mkdir(parents=True, exist_ok=True)
     state_path = out / "training_state.pt"
     device = pick_device(settings.device)
     torch.manual_seed(settings.seed)
@@ -307,6 +306,7 @@ def train(settings: TrainSettings, progress=None, log=print) -> dict:
     log(f"labels for {records} record(s) of {len(data.genomes)} genome(s), features {', '.join(data.features)}; "
         f"{data.train_starts:,} training window starts ({time.time() - t0:.1f}s)")
     model = _initial_model(settings, data.features, device)
+    out.mkdir(parents=True, exist_ok=True)  # only once the data and the starting model are usable
     positive_weight = torch.tensor([settings.splice_weight if f in SPLICE_CLASSES else 1.0 for f in data.features],
                                    device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)

@@ -292,8 +292,9 @@ def train(quiet: bool, val_regions: tuple[str, ...], fastas: tuple[str, ...], an
           **options) -> None:
     """Train a SegmentNT-architecture model on one or more genomes and their annotations.
 
-    Several genomes (--fasta and --annotation repeated, paired in order) share the batches equally;
-    a class one annotation cannot label (no lncRNA, no UTRs) is left out of the loss on its windows.
+    Several genomes (--fasta and --annotation repeated, paired in order) train together, each
+    window drawn from each genome with equal chance; a class one annotation cannot label (no
+    lncRNA, no UTRs) is left out of the loss on that genome's windows.
 
     \b
     Example (the bundled default model):

@@ -176,8 +176,9 @@ class TrainingData:
 
     The model's classes are every class some genome's annotation labels. A genome whose annotation
     cannot label a class (no lncRNA, no UTRs) leaves that class out of the loss on its windows
-    instead of teaching that it is absent. Each window comes from each genome with equal chance, however
-    large it is, so a big genome with a sparse annotation does not outweigh a small, rich one.
+    instead of teaching that it is absent. Each window comes from each genome with equal chance,
+    however large the genome is, so a big genome with a sparse annotation does not outweigh a
+    small, richly annotated one.
     """
 
     def __init__(self, genomes: list[GenomeData]) -> None:

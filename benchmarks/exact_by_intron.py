@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 
 from genoseg.annotation import Transcript, read_annotation
+from genoseg.evaluate import cds_chain
 from genoseg.regions import parse_region
 
 BINS = ("single-exon", "< 300 nt", "300-999 nt", ">= 1 kb")
@@ -29,7 +30,7 @@ def longest_intron_bin(transcript: Transcript) -> str:
 
 
 def chains(path: str) -> set[tuple]:
-    return {(t.seqid, t.strand, tuple(map(tuple, t.cds))) for t in read_annotation(path).transcripts if t.cds}
+    return {cds_chain(t) for t in read_annotation(path).transcripts if t.cds}
 
 
 def main() -> None:
@@ -42,9 +43,8 @@ def main() -> None:
             continue
         kind = longest_intron_bin(t)
         totals[kind] += 1
-        key = (t.seqid, t.strand, tuple(map(tuple, t.cds)))
         for path in predictions:
-            exact[path][kind] += key in predicted[path]
+            exact[path][kind] += cds_chain(t) in predicted[path]
     print("longest CDS intron\treference\t" + "\t".join(predictions))
     for kind in BINS:
         print(f"{kind}\t{totals[kind]}\t" + "\t".join(str(exact[p][kind]) for p in predictions))

@@ -99,6 +99,12 @@ def exon_set(annotation: Annotation, within) -> set[tuple[str, int, int]]:
             for s, e in t.exons if within(t.seqid, s, e)}
 
 
+def cds_chain(t: Transcript) -> tuple:
+    """(seqid, strand, CDS pieces): what must be equal for a coding transcript to be predicted
+    exactly, by the CDS-level measures (gene_accuracy's cds_exact, cds_agreement)."""
+    return (t.seqid, t.strand, tuple(t.cds))
+
+
 def _intron_chains(transcripts: list[Transcript]) -> list[tuple]:
     """(seqid, strand, introns) of each multi-exon transcript."""
     return [(t.seqid, t.strand, tuple(introns)) for t in transcripts if (introns := t.introns())]
@@ -115,7 +121,7 @@ def gene_accuracy(reference: Annotation, within, predicted: Annotation | None,
         # Transcript ends are rarely exact for any tool, so also count the criteria gene finders use:
         # the same intron chain (gffcompare's '='), and the same coding segments.
         pred_introns = set(_intron_chains(models))
-        pred_cds = {(t.seqid, t.strand, tuple(t.cds)) for t in models if t.cds}
+        pred_cds = {cds_chain(t) for t in models if t.cds}
     genes: dict[str, list] = {}
     for t in reference.transcripts:
         if t.biotype == CODING and within(t.seqid, t.start, t.end):
@@ -124,7 +130,7 @@ def gene_accuracy(reference: Annotation, within, predicted: Annotation | None,
     for transcripts in genes.values():
         if predicted is not None:
             correct += any((t.seqid, tuple(t.exons)) in pred_chains for t in transcripts)
-            coding += any((t.seqid, t.strand, tuple(t.cds)) in pred_cds for t in transcripts if t.cds)
+            coding += any(cds_chain(t) in pred_cds for t in transcripts if t.cds)
             chains = _intron_chains(transcripts)
             if chains:
                 multi_exon += 1
@@ -157,8 +163,7 @@ def cds_agreement(reference: Annotation, predicted: Annotation, within) -> dict[
         genes: dict[tuple[str, str], set[tuple]] = {}
         for t in annotation.transcripts:
             if t.cds and within(t.seqid, t.start, t.end):
-                chain = (t.seqid, t.strand, tuple(t.cds))
-                genes.setdefault((t.seqid, t.gene_id or t.id), set()).add(chain)
+                genes.setdefault((t.seqid, t.gene_id or t.id), set()).add(cds_chain(t))
         sides.append(genes)
     ref_genes, pred_genes = sides
     ref_chains = {c for chains in ref_genes.values() for c in chains}

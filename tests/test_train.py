@@ -190,3 +190,10 @@ def test_unusable_training_data_leave_no_output_directory(tmp_path):
         train(TrainSettings(fasta=yeast[0], annotation=yeast[1], output=str(tmp_path / "m"), steps=1,
                             val_regions=["chrZ:1-1000"]), log=lambda _m: None)
     assert not (tmp_path / "m").exists()
+    # The record names are checked before any annotation is read: a mistyped region is the
+    # error even when the annotation would fail too.
+    broken = tmp_path / "broken.gff3"
+    broken.write_text("##gff-version 3\nnot a feature line\n")
+    with pytest.raises(TrainingError, match="no record named 'chrZ'"):
+        train(TrainSettings(fasta=yeast[0], annotation=str(broken), output=str(tmp_path / "m"), steps=1,
+                            val_regions=["chrZ:1-1000"]), log=lambda _m: None)

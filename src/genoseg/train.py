@@ -236,13 +236,18 @@ class TrainingData:
 
 
 def load_training_data(genomes: list[tuple[str, str]], val_regions: list[Region], window: int) -> TrainingData:
-    """Read every (FASTA, annotation) pair; each validation region must name one of their records."""
-    data = TrainingData([GenomeData(fasta, annotation, val_regions, window) for fasta, annotation in genomes])
+    """Read every (FASTA, annotation) pair; each validation region must name one of their records.
+    The record names are checked first, from the FASTA indexes, so a mistyped region fails before
+    any annotation is read or label built."""
+    names: set[str] = set()
+    for fasta, _ in genomes:
+        with FastaReader(fasta) as reader:
+            names.update(r.name for r in reader.records)
     for region in val_regions:
-        if not any(region.record in g.lengths for g in data.genomes):
+        if region.record not in names:
             raise TrainingError(f"{', '.join(f for f, _ in genomes)}: --val-region {region}: "
                                 f"no record named {region.record!r}")
-    return data
+    return TrainingData([GenomeData(fasta, annotation, val_regions, window) for fasta, annotation in genomes])
 
 
 def pick_device(name: str) -> torch.device:

@@ -29,7 +29,7 @@ import pyBigWig
 from genoseg.annotation import Annotation, read_annotation
 from genoseg.evaluate import as_annotation, exon_set, gene_accuracy
 from genoseg.fasta import FastaReader
-from genoseg.genes.decoder import Columns
+from genoseg.genes.columns import Columns
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.stream import GeneDecoder

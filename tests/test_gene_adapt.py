@@ -3,7 +3,7 @@
 import numpy as np
 
 from genoseg.genes.adapt import AdaptSettings, Confidence, adapt, blend, chains, confident
-from genoseg.genes.decoder import Columns
+from genoseg.genes.columns import Columns
 from genoseg.genes.fit import count_genes, fitted_parameters
 from genoseg.genes.parameters import BUNDLED_FILE, GeneParameters
 from genoseg.genes.stream import GeneDecoder

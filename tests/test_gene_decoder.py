@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from genoseg.fasta import FastaReader, Record, reverse_complement
-from genoseg.genes.decoder import Columns, decode_locus
+from genoseg.genes.columns import Columns
+from genoseg.genes.decoder import decode_locus
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.sequence import CODE, complete_protein, translate
@@ -402,7 +403,7 @@ def test_order1_site_model_sees_what_a_matrix_cannot():
     """True sites carry AA or CC at two neighbouring positions, decoys every pair equally often:
     the per-position base frequencies are identical, so only the order-1 model can tell them apart."""
     from genoseg.genes.fit import _pwm
-    from genoseg.genes.sites import Pwm
+    from genoseg.genes.site_models import Pwm
 
     rng = np.random.default_rng(3)
     pairs_true = [(0, 0), (1, 1)]

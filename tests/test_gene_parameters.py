@@ -8,7 +8,7 @@ import pytest
 
 from genoseg.genes.locus import FEATURES, LocusModel, fit_logistic
 from genoseg.genes.parameters import BUNDLED_FILE, FITTED_FIELDS, GeneParameters, check_fields
-from genoseg.genes.sites import Pwm
+from genoseg.genes.site_models import Pwm
 
 
 def test_parameters_round_trip(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from genoseg.genes.fit import fit_site_classifier, fit_site_net
 from genoseg.genes.parameters import BUNDLED_FILE, GeneParameters
 from genoseg.genes.sequence import CODE, find_motif
-from genoseg.genes.sites import SITE_CLASSIFIER_FILE as FILE_NAME, SiteClassifier, padded_length
+from genoseg.genes.site_models import SITE_CLASSIFIER_FILE as FILE_NAME, SiteClassifier, padded_length
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -122,7 +122,7 @@ def test_scoring_inside_a_locus_equals_scoring_each_window_alone():
     where it came as its own window (edges and Ns included)."""
     import torch
 
-    from genoseg.genes.sites import MARGIN, SiteNet, one_hot_windows
+    from genoseg.genes.site_models import MARGIN, SiteNet, one_hot_windows
 
     torch.manual_seed(0)
     net = SiteNet(40).eval()
@@ -137,7 +137,7 @@ def test_scoring_inside_a_locus_equals_scoring_each_window_alone():
 
 
 def test_decoder_adds_the_weighted_classifier_score_to_each_candidate_site():
-    from genoseg.genes.decoder import Columns
+    from genoseg.genes.columns import Columns
     from genoseg.genes.sites import candidate_sites
 
     codes, true, fake = _planted(seed=3, sites=40, decoys=200, length=30_000)
@@ -172,7 +172,7 @@ def test_first_in_orf_looks_upstream_in_frame_until_a_stop():
 
 
 def test_the_first_atg_term_scores_start_candidates():
-    from genoseg.genes.decoder import Columns
+    from genoseg.genes.columns import Columns
     from genoseg.genes.sites import candidate_sites
 
     text = "CC" + "ATG" + "AAA" * 5 + "ATG" + "AAA" * 5 + "TAA"

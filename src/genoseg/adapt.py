@@ -23,10 +23,10 @@ from genoseg import __version__
 from genoseg.errors import DataError, UsageError
 from genoseg.fasta import FastaReader, content_fingerprint
 from genoseg.genes.adapt import AdaptSettings, Adaptation, adapt
-from genoseg.genes.decoder import Columns
+from genoseg.genes.columns import Columns
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
-from genoseg.genes.sites import SITE_CLASSIFIER_FILE
+from genoseg.genes.site_models import SITE_CLASSIFIER_FILE
 from genoseg.genes.stream import GeneDecoder
 from genoseg.outputs import RunFiles, check_targets, commit_set, finished_run
 from genoseg.settings import AnnotateOptions, load_gene_parameters

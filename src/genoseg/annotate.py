@@ -24,7 +24,7 @@ from genoseg.adapt import adapt_run
 from genoseg.background import Behind
 from genoseg.errors import UsageError
 from genoseg.fasta import FastaReader, content_fingerprint
-from genoseg.genes.decoder import Columns
+from genoseg.genes.columns import Columns
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.stream import GeneDecoder
 from genoseg.inference import BatchProducer, Predictor, default_threads, in_window_order, resolve_device

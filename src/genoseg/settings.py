@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genoseg.errors import DataError, UsageError
-from genoseg.genes.decoder import Columns
+from genoseg.genes.columns import Columns
 from genoseg.genes.parameters import FILE_NAME as GENE_PARAMETERS_FILE, GeneParameters
-from genoseg.genes.sites import SITE_CLASSIFIER_FILE
+from genoseg.genes.site_models import SITE_CLASSIFIER_FILE
 from genoseg.model.limits import MAX_WINDOW_NT
 from genoseg.outputs import RunFiles, track_classes
 from genoseg.tiling import check_tiling

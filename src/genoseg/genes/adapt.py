@@ -26,7 +26,7 @@ from genoseg.genes.fit import count_genes, fitted_parameters, median_gene_gap, s
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.sequence import CODE
-from genoseg.genes.sites import Pwm
+from genoseg.genes.site_models import Pwm
 
 Chain = tuple[str, str, tuple[tuple[int, int], ...]]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genoseg.fasta import reverse_complement
+from genoseg.genes.columns import Columns
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.sequence import CODE, as_text, complete_protein, spliced
@@ -36,34 +37,6 @@ from genoseg.genes.utr import NEG, utr_exons
 # phases 1 and 2 the bases of the interrupted codon that could begin a stop (T; TA or TG).
 SLOT_PHASE = (0, 1, 1, 2, 2, 2)
 SLOT_REFUSAL = (0, 0, 1, 0, 2, 4)  # the acceptor flag (_acceptor_refusals) that closes each slot
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Where the decoder's inputs sit in the model's feature list."""
-
-    exon: int
-    intron: int
-    gene: int
-    lncrna: int | None
-    donor: int | None
-    acceptor: int | None
-    utrs: tuple[int, ...] = ()
-
-    @classmethod
-    def of(cls, features: list[str]) -> "Columns | None":
-        """None when the model lacks the classes a gene model needs."""
-        index = {f: i for i, f in enumerate(features)}
-        if not {"exon", "intron", "protein_coding_gene"} <= index.keys():
-            return None
-        return cls(index["exon"], index["intron"], index["protein_coding_gene"], index.get("lncRNA"),
-                   index.get("splice_donor"), index.get("splice_acceptor"),
-                   tuple(index[f] for f in ("5UTR", "3UTR") if f in index))
-
-    def used(self) -> list[int]:
-        """The feature columns the decoder reads, in order."""
-        wanted = [self.exon, self.intron, self.gene, self.lncrna, self.donor, self.acceptor, *self.utrs]
-        return sorted({c for c in wanted if c is not None})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from genoseg.annotation import CODING, Annotation, read_annotation
 from genoseg.fasta import FastaReader, reverse_complement
 from genoseg.genes.parameters import GeneParameters
 from genoseg.genes.sequence import CODE, find_motif, first_in_orf, hexamer_index, spliced
-from genoseg.genes.sites import KINDS, MARGIN, Pwm, SiteClassifier, SiteNet, base_at, context_index, one_hot_windows
+from genoseg.genes.site_models import KINDS, MARGIN, Pwm, SiteClassifier, SiteNet, base_at, context_index, one_hot_windows
 from genoseg.regions import resolve_region
 
 

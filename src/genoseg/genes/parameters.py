@@ -18,7 +18,7 @@ import numpy as np
 
 from genoseg.genes.locus import LocusModel
 from genoseg.genes.sequence import hexamer_index, hexamers_ending_at
-from genoseg.genes.sites import SITE_CLASSIFIER_FILE, Pwm, SiteClassifier
+from genoseg.genes.site_models import SITE_CLASSIFIER_FILE, Pwm, SiteClassifier
 
 FILE_NAME = "gene_model.json"
 # The bundled model's, whose weights were tuned with fitted sequence models (docs/models.md).
@@ -165,7 +165,7 @@ class GeneParameters:
     # The training annotation's CDS introns per coding base. The intron penalty reads as the
     # decoder's cost of -log(rate): adaptation rescales it by log(genome's rate) / log(this).
     typical_intron_rate: float | None = None
-    # Convolutional donor/acceptor classifiers (genes/sites.py), stored beside the JSON;
+    # Convolutional donor/acceptor classifiers (genes/site_models.py), stored beside the JSON;
     # their log-likelihood ratios are added to the site scores with this weight.
     site_classifier: SiteClassifier | None = field(default=None, repr=False, compare=False)
     weight_site_classifier: float = 0.0

@@ -13,7 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from genoseg.genes.decoder import Columns, decode_locus
+from genoseg.genes.columns import Columns
+from genoseg.genes.decoder import decode_locus
 from genoseg.genes.models import GeneModel
 from genoseg.genes.parameters import GeneParameters
 from genoseg.stitching import Track

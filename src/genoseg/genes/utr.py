@@ -7,13 +7,10 @@ intron content and the network together pay for them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from genoseg.genes.parameters import GeneParameters
-    from genoseg.genes.sites import CandidateSites
+from genoseg.genes.parameters import GeneParameters
+from genoseg.genes.sites import CandidateSites
 
 NEG = -1e18
 
@@ -27,7 +24,7 @@ def suffix_max(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def utr_side(exon: np.ndarray, intron: np.ndarray, near_sites: tuple[np.ndarray, np.ndarray],
-              far_sites: tuple[np.ndarray, np.ndarray], params: "GeneParameters") -> tuple[int, list[tuple[int, int]]]:
+              far_sites: tuple[np.ndarray, np.ndarray], params: GeneParameters) -> tuple[int, list[tuple[int, int]]]:
     """One UTR, read outward from its CDS end: (its length, the (near, far) ends of its introns).
 
     `exon` and `intron` are per-base scores in outward order; sites are (outward positions,
@@ -86,7 +83,7 @@ def utr_side(exon: np.ndarray, intron: np.ndarray, near_sites: tuple[np.ndarray,
 
 
 def utr_exons(cds: list[tuple[int, int]], low: int, high: int, utr_exon: np.ndarray, utr_intron: np.ndarray,
-              sites: "CandidateSites", params: "GeneParameters") -> list[tuple[int, int]]:
+              sites: CandidateSites, params: GeneParameters) -> list[tuple[int, int]]:
     """The transcript's exons: the CDS exons with 5' and 3' UTRs (each with at most max_utr_introns)
     added within [low, high), the space between the neighbouring genes' CDS.
 

@@ -240,7 +240,7 @@ def load_training_data(genomes: list[tuple[str, str]], val_regions: list[Region]
     The record names are checked first, from the FASTA indexes, so a mistyped region fails before
     any annotation is read or label built."""
     names: set[str] = set()
-    for fasta, _ in genomes:
+    for fasta, _ in genomes if val_regions else []:  # a gzip FASTA is decompressed to be indexed
         with FastaReader(fasta) as reader:
             names.update(r.name for r in reader.records)
     for region in val_regions:

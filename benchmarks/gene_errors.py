@@ -35,14 +35,10 @@ def _overlaps(a: Transcript, b: Transcript) -> bool:
     return a.seqid == b.seqid and a.strand == b.strand and a.cds[0][0] < b.cds[-1][1] and b.cds[0][0] < a.cds[-1][1]
 
 
-def _cds_introns(t: Transcript) -> set[tuple[int, int]]:
-    return {(end, start) for (_, end), (start, _) in zip(t.cds, t.cds[1:])}
-
-
 def _structure_error(transcripts: list[Transcript], predicted: Transcript) -> str:
-    got = _cds_introns(predicted)
-    best = max(transcripts, key=lambda t: (len(_cds_introns(t) & got), -len(_cds_introns(t) ^ got)))
-    want = _cds_introns(best)
+    got = set(predicted.cds_introns())
+    best = max(transcripts, key=lambda t: (len(set(t.cds_introns()) & got), -len(set(t.cds_introns()) ^ got)))
+    want = set(best.cds_introns())
     if got == want:
         return "start/stop"
     if want < got:

@@ -45,6 +45,10 @@ class Transcript(ExonChain):
     exons: list[tuple[int, int]] = field(default_factory=list)  # 0-based half-open, sorted
     cds: list[tuple[int, int]] = field(default_factory=list)
 
+    def cds_introns(self) -> list[tuple[int, int]]:
+        """The gaps between consecutive CDS pieces (the introns inside the coding sequence)."""
+        return [(a[1], b[0]) for a, b in zip(self.cds, self.cds[1:])]
+
 
 @dataclass
 class Annotation:
